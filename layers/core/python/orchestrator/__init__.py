@@ -1,0 +1,1 @@
+"""Orchestrator core package: domain, services, ports and adapters."""

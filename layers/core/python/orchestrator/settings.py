@@ -1,0 +1,29 @@
+"""Configuration, validated once at start-up (pydantic-settings; ORCHESTRATOR_* environment variables)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path(".orchestrator"), description="Where the local engine keeps its SQLite store.")
+    engine: Literal["local", "aws"] = "local"
+    store: Literal["memory", "sqlite", "mongo"] = "sqlite"
+    mongodb_uri: str | None = None
+    secrets_backend: Literal["env", "ssm", "secretsmanager"] = "env"
+    secrets_env_prefix: str = Field(default="", description="Prefix of environment variables that hold secrets.")
+    blob_threshold_bytes: int = 200 * 1024
+    egress_allow: list[str] = Field(default_factory=list, description="If set, only these hosts/CIDRs are reachable.")
+    egress_deny_metadata: bool = True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,66 @@
+"""Executors by type name: the built-in ones, plus third-party ones from the ``orchestrator.steps`` entry points."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+from orchestrator.observability import logger
+from orchestrator.steps.base import StepExecutor
+
+ENTRY_POINT_GROUP = "orchestrator.steps"
+
+#: type name -> "module:Class" of the executors shipped with the core package
+BUILTIN_EXECUTORS: dict[str, str] = {}
+
+#: step types the step runner itself implements (they nest other steps)
+STRUCTURAL_TYPES = frozenset({"condition", "loop", "parallel"})
+
+_registered: dict[str, StepExecutor[Any]] = {}
+
+
+def register(executor: StepExecutor[Any]) -> None:
+    """Seed 002's RegisterStepExecutor: a later registration of the same type replaces the earlier one."""
+    _registered[executor.type_name] = executor
+    known_types.cache_clear()
+
+
+def _load_builtin(type_name: str) -> StepExecutor[Any] | None:
+    target = BUILTIN_EXECUTORS.get(type_name)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    executor = getattr(import_module(module_name), class_name)()
+    _registered[type_name] = executor
+    return executor
+
+
+@lru_cache(maxsize=1)
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def get_executor(type_name: str) -> StepExecutor[Any] | None:
+    if type_name in _registered:
+        return _registered[type_name]
+    builtin = _load_builtin(type_name)
+    if builtin is not None:
+        return builtin
+    ep = _entry_points().get(type_name)
+    if ep is None:
+        return None
+    try:
+        loaded = ep.load()
+    except Exception:  # a broken plug-in must not take the orchestrator down
+        logger.exception("cannot load step executor plug-in", extra={"step_type": type_name, "entry_point": ep.value})
+        return None
+    executor = loaded() if isinstance(loaded, type) else loaded
+    _registered[type_name] = executor
+    return executor
+
+
+@lru_cache(maxsize=1)
+def known_types() -> frozenset[str]:
+    return frozenset(BUILTIN_EXECUTORS) | frozenset(_registered) | frozenset(_entry_points()) | STRUCTURAL_TYPES
