@@ -13,7 +13,15 @@ from orchestrator.steps.base import StepExecutor
 ENTRY_POINT_GROUP = "orchestrator.steps"
 
 #: type name -> "module:Class" of the executors shipped with the core package
-BUILTIN_EXECUTORS: dict[str, str] = {}
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "http": "orchestrator.steps.http:HttpExecutor",
+    "webhook": "orchestrator.steps.webhook:WebhookExecutor",
+    "script": "orchestrator.steps.script:ScriptExecutor",
+    "email": "orchestrator.steps.email:EmailExecutor",
+    "database": "orchestrator.steps.database:DatabaseExecutor",
+    "llm": "orchestrator.steps.llm:LlmExecutor",
+    "agent": "orchestrator.steps.agent:AgentExecutor",
+}
 
 #: step types the step runner itself implements (they nest other steps)
 STRUCTURAL_TYPES = frozenset({"condition", "loop", "parallel"})

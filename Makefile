@@ -1,0 +1,37 @@
+# Two commands for a fresh machine with Python 3.11+: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/orchestrator run examples/quickstart/workflow.yaml --input '{"orders": [3, 8, 15, 4]}'
+	@echo
+	@echo "Next: try  $(BIN)/orchestrator plan examples/fan-out/workflow.yaml --mermaid"
+	@echo "           $(BIN)/orchestrator validate examples/*/workflow.yaml"
+	@echo "           $(BIN)/orchestrator run examples/flaky-retry/workflow.yaml"
+	@echo "           $(BIN)/orchestrator asl run statemachines/examples/hello.asl.json --input '{\"name\": \"you\"}'"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check layers functions tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/planner.py
+	$(BIN)/python benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""SQLite connections and transactions, safe across threads and processes.
+
+A file database gets one connection per thread and per process (a connection is never shared across a
+fork). WAL lets readers run beside the one writer; every write runs in ``BEGIN IMMEDIATE``, which takes
+the write lock at the start, so a read-then-write inside it (claims, compare-and-set, counters) cannot
+interleave with another process's; ``busy_timeout`` makes the others wait for the lock instead of failing.
+
+An in-memory database exists only inside its connection, so there is one connection, shared by all
+threads under a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.sqlite.schema import migrate
+
+IN_MEMORY = ":memory:"
+
+
+class Database:
+    def __init__(self, path: Path | str, *, busy_timeout_seconds: float = 10.0) -> None:
+        self.path = str(path)
+        self._busy_timeout_ms = int(busy_timeout_seconds * 1000)
+        self._local = threading.local()
+        self._open_connections: list[sqlite3.Connection] = []
+        self._registry_lock = threading.Lock()
+        self._shared: sqlite3.Connection | None = None
+        # Serialises use of the shared in-memory connection; file databases need no lock of ours.
+        self._use_lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if self.path == IN_MEMORY:
+            self._shared = self._open()
+            self._use_lock = threading.RLock()
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.connection()  # creates the file and brings its schema up to date now, not on first use
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; this class issues BEGIN/COMMIT itself.
+        # check_same_thread=False only so that close() may close every thread's connection.
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+        )
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        if self.path != IN_MEMORY:
+            connection.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the database.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        migrate(connection)
+        with self._registry_lock:
+            self._open_connections.append(connection)
+        return connection
+
+    def connection(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.connection = self._open()
+            local.pid = os.getpid()
+        return local.connection
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """One statement, atomic by itself. Never run a query on ``connection()`` directly: on the shared
+        in-memory connection it could read another thread's uncommitted transaction."""
+        with self._use_lock:
+            return self.connection().execute(sql, params).fetchall()
+
+    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several statements (WAL readers see one committed state)."""
+        with self._use_lock:
+            connection = self.connection()
+            connection.execute("BEGIN")
+            try:
+                yield connection
+            finally:
+                connection.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: any exception rolls every statement of the block back."""
+        with self._use_lock:
+            connection = self.connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._registry_lock:
+            connections, self._open_connections = self._open_connections, []
+        for connection in connections:
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                connection.close()
+        self._local = threading.local()

@@ -1,0 +1,64 @@
+"""Small SQL builders over encoded records (column names come from our own models, never from callers)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from orchestrator.adapters.store_support.codec import decode_record
+from orchestrator.adapters.store_support.paging import decode_cursor
+from orchestrator.domain.records import format_timestamp
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+def insert_row(connection: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> None:
+    columns = ", ".join(values)
+    placeholders = ", ".join("?" for _ in values)
+    connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", tuple(values.values()))
+
+
+def set_clause(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{column} = ?" for column in values)
+
+
+def decode_rows(model: type[RecordT], rows: Sequence[sqlite3.Row]) -> list[RecordT]:
+    return [decode_record(model, dict(row)) for row in rows]
+
+
+def decode_row(model: type[RecordT], row: sqlite3.Row | None) -> RecordT | None:
+    return None if row is None else decode_record(model, dict(row))
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" for _ in range(count))
+
+
+class Filters:
+    """WHERE clauses and their parameters, gathered as a list request's filters are read."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def after_cursor(self, cursor: str | None) -> None:
+        """Keyset condition for newest-first pages (row values compare column by column)."""
+        if cursor is not None:
+            created_at, record_id = decode_cursor(cursor)
+            self.add("(created_at, id) < (?, ?)", format_timestamp(created_at), record_id)
+
+    def where(self) -> str:
+        return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+def returning_one(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+    """Run a statement with RETURNING to completion (fetchall): a half-read statement would block COMMIT."""
+    rows = connection.execute(sql, params).fetchall()
+    return rows[0] if rows else None

@@ -1,0 +1,1 @@
+"""What the SQLite and MongoDB stores share: record encoding, page cursors, the rules of updates."""

@@ -1,0 +1,34 @@
+"""What each update may change, and the lifecycle check both stores make before a transition."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from orchestrator.domain.lifecycle import check_transition
+from orchestrator.domain.records import ExecutionStatus
+
+WORKFLOW_EDITABLE_FIELDS = frozenset({"name", "description", "tags", "is_template"})
+TRIGGER_EDITABLE_FIELDS = frozenset({"name", "config", "is_enabled", "next_fire_at"})
+#: what a transition may set besides the status; identity, input and lineage never change
+TRANSITION_FIELDS = frozenset(
+    {"output", "error", "cause", "started_at", "ended_at", "duration", "claimed_by", "claim_expires_at", "priority"}
+)
+
+#: a store retries a compare-and-set that lost a race this many times before reporting the conflict
+MAX_CAS_ATTEMPTS = 5
+
+
+def expected_statuses(
+    expected_from: Collection[ExecutionStatus | str] | ExecutionStatus | str, to: ExecutionStatus | str
+) -> frozenset[ExecutionStatus]:
+    """Normalise ``expected_from`` and refuse at once a move the lifecycle never allows."""
+    statuses = (
+        frozenset({ExecutionStatus(expected_from)})
+        if isinstance(expected_from, str)
+        else frozenset(ExecutionStatus(status) for status in expected_from)
+    )
+    if not statuses:
+        raise ValueError("expected_from names no status")
+    for status in sorted(statuses):
+        check_transition(status, to)
+    return statuses

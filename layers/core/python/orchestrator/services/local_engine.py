@@ -1,0 +1,95 @@
+"""The local engine: workflows run by the project's ASL interpreter on statemachines/workflow.asl.json,
+with Lambda Tasks resolved to the in-process handlers of functions/<name>/app.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.adapters.local.lambdas import LocalLambdas
+from orchestrator.adapters.local.project import project_root
+from orchestrator.adapters.local.sam_template import load_sam_template
+from orchestrator.asl import Interpreter, load_state_machine
+from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.ports.checkpoints import CheckpointStore
+from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, StepRecords
+from orchestrator.services.step_runner import StepRunnerPorts
+from orchestrator.services.workflow_plan import build_plan, execution_context
+
+WORKFLOW_STATE_MACHINE = "WorkflowStateMachine"
+STEP_RUNNER_FUNCTION = "StepRunnerFunction"
+
+#: (step id, "running" | outcome status, outcome payload or None)
+StepListener = Callable[[str, str, dict[str, Any] | None], None]
+
+
+@dataclass
+class WorkflowRun:
+    execution_id: str
+    status: str  # the state machine's: SUCCEEDED | FAILED | ABORTED | TIMED_OUT
+    error: str | None
+    cause: str | None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def outputs(self) -> dict[str, Any]:
+        """Each top-level step's output (None for skipped steps)."""
+        return {step_id: record.get("output") for step_id, record in self.steps.items() if "." not in step_id and "[" not in step_id}
+
+
+class LocalEngine:
+    def __init__(self, ports: StepRunnerPorts, *, root: Path | None = None, clock: Any = None,
+                 checkpoints: CheckpointStore | None = None) -> None:
+        self.ports = ports
+        template = load_sam_template((root or project_root()) / "template.yaml")
+        self._lambdas = LocalLambdas(template)
+        step_runner = self._lambdas.handler(STEP_RUNNER_FUNCTION)
+        # the same handler, given this engine's stores instead of the process-wide ones
+        self._lambdas.override(STEP_RUNNER_FUNCTION, lambda event, context: step_runner(event, context, ports=ports))
+        self._listeners: dict[str, StepListener] = {}
+        self.interpreter = Interpreter(invoke=self._invoke, clock=clock, checkpoints=checkpoints)
+        self.machine = load_state_machine(template.definition(WORKFLOW_STATE_MACHINE))
+
+    def _invoke(self, function: str, payload: Any) -> Any:
+        listener = self._listeners.get(payload.get("execution", {}).get("id", "")) if isinstance(payload, dict) else None
+        step_id = payload.get("step", {}).get("id") if listener else None
+        if listener and step_id:
+            listener(step_id, "running", None)
+        outcome = self._lambdas.invoke(function, payload)
+        if listener and step_id:
+            listener(step_id, outcome.get("status", "unknown"), outcome)
+        return outcome
+
+    def prepare(self, definition: WorkflowDefinition, execution_input: Any, *, execution_id: str | None = None,
+                variables: dict[str, Any] | None = None, workflow_dir: Path | None = None) -> tuple[str, dict[str, Any]]:
+        """Stores the execution's context and returns (execution id, plan)."""
+        execution_id = execution_id or str(uuid.uuid4())
+        context = execution_context(definition, execution_input, variables=variables,
+                                    workflow_dir=str(workflow_dir) if workflow_dir else None)
+        self.ports.results.put(execution_id, EXECUTION_CONTEXT_KEY, context)
+        return execution_id, build_plan(definition, execution_id)
+
+    def run(self, definition: WorkflowDefinition, execution_input: Any, *, execution_id: str | None = None,
+            variables: dict[str, Any] | None = None, workflow_dir: Path | None = None,
+            on_step: StepListener | None = None) -> WorkflowRun:
+        execution_id, plan = self.prepare(definition, execution_input, execution_id=execution_id,
+                                          variables=variables, workflow_dir=workflow_dir)
+        if on_step is not None:
+            self._listeners[execution_id] = on_step
+        try:
+            result = self.interpreter.run(self.machine, plan, name=execution_id)
+        finally:
+            self._listeners.pop(execution_id, None)
+        return self.collect(execution_id, result)
+
+    def collect(self, execution_id: str, result: Any) -> WorkflowRun:
+        records = StepRecords(self.ports.results, self.ports.blobs, execution_id, self.ports.inline_limit)
+        steps = {key: records.get(key) or {} for key in self.ports.results.all(execution_id) if key != EXECUTION_CONTEXT_KEY}
+        return WorkflowRun(execution_id, result.status, result.error, result.cause, steps, list(result.history))
