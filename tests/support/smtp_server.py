@@ -93,14 +93,14 @@ class RecordingHandler:
         if self.data_reply is not None:
             return self.data_reply
         data = envelope.original_content or envelope.content
-        login = session.login_data.decode() if isinstance(session.login_data, bytes) else session.login_data
         self.messages.append(Received(
             mail_from=envelope.mail_from,
             rcpt_tos=list(envelope.rcpt_tos),
             data=data,
             message=email.message_from_bytes(data, policy=email.policy.default),  # type: ignore[arg-type]
-            authenticated_as=login,
-            tls=session.ssl is not None,
+            authenticated_as=session.auth_data if session.authenticated else None,
+            # session.ssl is only set by STARTTLS; an implicit-TLS transport carries its ssl_object
+            tls=session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         ))
         return "250 OK"
 
@@ -125,8 +125,10 @@ class SmtpServer:
             assert cert is not None
             kwargs.update(ssl_context=cert.server_context())
         if users is not None:
-            # AUTH only over TLS (aiosmtpd's default) and required before MAIL
-            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=True)
+            # AUTH required before MAIL, and only over TLS; aiosmtpd only sees STARTTLS as TLS, so with
+            # implicit TLS (where the whole connection is encrypted) its own check must be off
+            kwargs.update(authenticator=self._authenticate, auth_required=True,
+                          auth_require_tls=security != "tls")
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:

@@ -11,13 +11,12 @@ import socket
 
 import httpx
 import pytest
-from support.local_http import LocalHttpServer, Reply
-
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.egress import EgressPolicy, GuardedTransport
 from orchestrator.steps.http import HttpConfig, HttpExecutor
 from orchestrator.steps.webhook import WebhookConfig, WebhookExecutor
+from support.local_http import LocalHttpServer, Reply
 
 
 @pytest.fixture(autouse=True)

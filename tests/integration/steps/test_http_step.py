@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from support.local_http import LocalHttpServer, Reply, closed_port
-
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.http import HttpConfig, HttpExecutor
 from orchestrator.steps.registry import get_executor
+from support.local_http import LocalHttpServer, Reply, closed_port
 
 
 def run(config: dict, *, settings: Settings | None = None, ctx: StepContext | None = None):

@@ -86,7 +86,7 @@ def install_log_masking(logger: Any, masker: Masker | None = None) -> None:
     formatter through the handler for ``append_keys`` and friends, and a wrapper object would break
     that. Installing twice is harmless.
     """
-    masker = masker or _default_masker
+    masker = _default_masker if masker is None else masker  # an empty Masker is falsy (__len__)
     if isinstance(logger, logging.Logger):
         handlers = list(logger.handlers)
     else:  # Powertools Logger: its one handler sits on the underlying standard logger

@@ -58,8 +58,8 @@ class FakeClock:
         self.sleeps: list[float] = []
 
     def now(self) -> datetime:
-        with self._lock:
-            return self._now
+        # Reading one attribute is atomic; writers hold the lock.
+        return self._now
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (from any thread), firing the alarms that fall due."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.asl.errors import runtime_error
+from orchestrator.asl.errors import StatesError, runtime_error
 from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, ResultPath
 from orchestrator.asl.payload import Template
+from orchestrator.asl.retry import Catcher
 
 # Marker for "field absent": InputPath/OutputPath default to "$", ResultPath to "$".
 ROOT = None
@@ -99,3 +100,14 @@ class JsonPathFlow:
         else:
             combined = self.result_path.apply(raw, result)
         return select(self.output_path, combined, frame, self.discard_output), assigned
+
+    @staticmethod
+    def caught_output(catcher: Catcher, raw: Any, error: StatesError, frame: Frame) -> tuple[Any, dict[str, Any] | None]:
+        """A Catcher's output: its ResultPath places {"Error", "Cause"} in the raw input (no OutputPath)."""
+        error_output = error.error_output()
+        assigned = catcher.assign.evaluate(error_output, frame) if catcher.assign is not None else None
+        if catcher.discard_result:
+            return raw, assigned
+        if catcher.result_path is None:
+            return error_output, assigned
+        return catcher.result_path.apply(raw, error_output), assigned

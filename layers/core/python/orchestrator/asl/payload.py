@@ -9,16 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.asl import intrinsics
 from orchestrator.asl.errors import StatesError, runtime_error
 from orchestrator.asl.jsonpath import PathSyntaxError
 from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, compile_reference
 from orchestrator.asl.values import to_json
-
-
-def _intrinsics():  # TEMP-DEV: becomes a plain import once orchestrator.asl.intrinsics lands
-    from orchestrator.asl import intrinsics
-
-    return intrinsics
 
 
 def not_found_cause(missing: ReferenceNotFound, field: str) -> str:
@@ -66,7 +61,6 @@ class IntrinsicValue:
         def resolve_path(path_text: str) -> Any:
             return PathValue(compile_reference(path_text)).evaluate(data, frame, field)
 
-        intrinsics = _intrinsics()
         try:
             return intrinsics.evaluate_intrinsic(self.parsed, resolve_path)
         except intrinsics.IntrinsicError as failure:
@@ -81,8 +75,7 @@ def compile_dynamic_value(text: Any, location: str, problems: list[str]) -> Dyna
     if not isinstance(text, str):
         problems.append(f"{location}: must be a string holding a path or an intrinsic function")
         return None
-    if text.startswith("States."):
-        intrinsics = _intrinsics()
+    if intrinsics.is_intrinsic(text):
         try:
             return IntrinsicValue(text, intrinsics.parse_intrinsic(text))
         except intrinsics.IntrinsicParseError as invalid:

@@ -29,10 +29,18 @@ from simpleeval import (
     NumberTooHigh,
 )
 
-from orchestrator.domain.templates import SECRETS_ROOT, Reference, TemplateError, render, whole_reference
+from orchestrator.domain.templates import (
+    SCOPE_ROOTS,
+    SECRETS_ROOT,
+    Reference,
+    TemplateError,
+    kind_of,
+    render,
+    whole_reference,
+)
 
-#: names an expression of a step may start with
-EXPRESSION_ROOTS = frozenset({"variables", "input", "steps", "execution", "loop"})
+#: names an expression of a step may start with: the same scope templates read
+EXPRESSION_ROOTS = SCOPE_ROOTS
 
 FUNCTIONS: dict[str, Any] = {
     "len": len, "int": int, "float": float, "str": str, "bool": bool, "abs": abs, "min": min, "max": max,
@@ -47,6 +55,7 @@ FALSE_WORDS = frozenset({"", "false", "no", "off", "0", "null", "none"})
 
 MAX_EXPRESSION_LENGTH = 4000
 MAX_SYNTAX_NODES = 1000
+MAX_NESTING = 60  # evaluation recurses per level; this keeps it far from Python's recursion limit
 MAX_RESULT_BITS = 4096  # ~1233 decimal digits: any honest comparison fits
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
@@ -119,8 +128,17 @@ class Expression:
         except ExpressionError:
             raise
         except NameNotDefined as error:
-            raise ExpressionError(f"cannot evaluate {self.text!r}: '{error.name}' is not available here") from None
-        except (InvalidExpression, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as error:
+            raise ExpressionError(
+                f"cannot evaluate {self.text!r}: '{error.name}' is not available here"
+            ) from None
+        except (
+            InvalidExpression,
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            LookupError,
+            RecursionError,
+        ) as error:
             raise ExpressionError(f"cannot evaluate {self.text!r}: {error}") from None
 
     def is_true(self, scope: Mapping[str, Any]) -> bool:
@@ -169,8 +187,9 @@ def _compile_template(source: str, roots: frozenset[str]) -> Expression:
         raise ExpressionSyntaxError(source, str(error)) from None
     if reference is None:
         raise ExpressionSyntaxError(
-            source, "a template must be the whole expression; inside an expression write the path bare "
-            "(input.mode == 'full', not {{input.mode}} == 'full')"
+            source,
+            "a template must be the whole expression; inside an expression write the path bare "
+            "(input.mode == 'full', not {{input.mode}} == 'full')",
         )
     if reference.root == SECRETS_ROOT:
         raise ExpressionSyntaxError(source, "secrets cannot be used in expressions")
@@ -201,10 +220,15 @@ class _Checker(ast.NodeVisitor):
         raise ExpressionSyntaxError(self.text, message, column, getattr(node, "lineno", None))
 
     def check(self, tree: ast.Expression) -> None:
-        for node in ast.walk(tree):
+        pending: list[tuple[ast.AST, int]] = [(tree, 0)]
+        while pending:
+            node, depth = pending.pop()
             self.node_count += 1
             if self.node_count > MAX_SYNTAX_NODES:
                 raise ExpressionSyntaxError(self.text, f"more than {MAX_SYNTAX_NODES} syntax elements")
+            if depth > MAX_NESTING:
+                self.fail(node, f"nested too deeply (more than {MAX_NESTING} levels)")
+            pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
             if not isinstance(node, _ALLOWED_NODES):
                 kind = _FORBIDDEN_NAMES.get(type(node), type(node).__name__)
                 self.fail(node, f"{kind} is not allowed in expressions")
@@ -216,7 +240,11 @@ class _Checker(ast.NodeVisitor):
                 )
             if isinstance(node, ast.Constant) and not isinstance(node.value, _CONSTANT_TYPES):
                 self.fail(node, f"{type(node.value).__name__} literals are not allowed")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in FUNCTIONS:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id not in FUNCTIONS
+            ):
                 self.fail(node, f"unknown function '{node.func.id}' (functions are {', '.join(FUNCTIONS)})")
             if isinstance(node, ast.comprehension):
                 self.local_names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
@@ -248,7 +276,11 @@ class _Checker(ast.NodeVisitor):
                 current = current.value
             elif isinstance(current, ast.Subscript):
                 key = current.slice
-                if isinstance(key, ast.Constant) and isinstance(key.value, str | int) and not isinstance(key.value, bool):
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, str | int)
+                    and not isinstance(key.value, bool)
+                ):
                     segments.append(key.value)
                 else:
                     segments.clear()  # what follows a computed index is not a known path
@@ -299,8 +331,9 @@ class _SafeEvaluator(EvalWithCompoundTypes):
                 ) from None
         if isinstance(value, str) and node.attr in STRING_METHODS:
             return getattr(value, node.attr)
-        kind = "null" if value is None else f"a {type(value).__name__}"
-        raise ExpressionError(f"cannot evaluate {self.expr!r}: {ast.unparse(node.value)} is {kind}; it has no '{node.attr}'")
+        raise ExpressionError(
+            f"cannot evaluate {self.expr!r}: {ast.unparse(node.value)} is {kind_of(value)}; it has no '{node.attr}'"
+        )
 
     def _eval_subscript(self, node: ast.Subscript) -> Any:
         container = self._eval(node.value)

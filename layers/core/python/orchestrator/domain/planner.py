@@ -139,7 +139,9 @@ def find_cycles(graph: Mapping[Node, Sequence[Node]]) -> list[list[Node]]:
     return sorted(cycles, key=lambda cycle: order[cycle[0]])
 
 
-def _shortest_cycle(graph: Mapping[Node, Sequence[Node]], component: list[Node], order: Mapping[Node, int]) -> list[Node]:
+def _shortest_cycle(
+    graph: Mapping[Node, Sequence[Node]], component: list[Node], order: Mapping[Node, int]
+) -> list[Node]:
     members = set(component)
     start = min(component, key=order.__getitem__)
     previous: dict[Node, Node] = {}

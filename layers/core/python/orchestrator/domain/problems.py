@@ -6,7 +6,9 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from orchestrator.domain.templates import kind_of
 
 Location = tuple[str | int, ...]
 
@@ -19,6 +21,8 @@ class Problem:
 
     location: str
     message: str
+    #: the source line the location is on, when known (YAML files); not part of the text or of equality
+    line: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
@@ -52,7 +56,7 @@ def problem_at(location: Location, message: str) -> Problem:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'depends_on'?)`` when a candidate is close to ``word``, else ``""``."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.75)
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
@@ -62,9 +66,7 @@ def describe(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
+    if isinstance(value, dict | list):
+        return kind_of(value)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

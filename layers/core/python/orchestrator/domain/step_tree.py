@@ -20,11 +20,17 @@ from typing import Any
 from orchestrator.domain.expressions import EXPRESSION_ROOTS, ExpressionError, compile_expression
 from orchestrator.domain.planner import find_cycles, format_cycle
 from orchestrator.domain.problems import Location, did_you_mean, format_location
-from orchestrator.domain.templates import SECRETS_ROOT, Reference, TemplateError, iter_strings, references_in
+from orchestrator.domain.templates import (
+    SCOPE_ROOTS,
+    SECRETS_ROOT,
+    Reference,
+    TemplateError,
+    iter_strings,
+    references_in,
+)
 
-#: what each part of a step may reference, beyond the scope roots
-_TEMPLATE_ROOTS = frozenset({"variables", "input", "steps", "execution", "loop", SECRETS_ROOT})
-_OUTPUT_ROOT = "output"
+_TEMPLATE_ROOTS = SCOPE_ROOTS | {SECRETS_ROOT}
+_OUTPUT_ROOT = "output"  # output_mapping reads the step's own raw output under this name
 
 Found = tuple[Location, str]  # a problem before formatting: where, what
 
@@ -57,9 +63,10 @@ class StepNode:
             node = node.parent
             yield node
 
-    def innermost_loop(self, *, include_self: bool = False) -> StepNode | None:
-        nodes = self.enclosing() if include_self else (self.parent.enclosing() if self.parent else iter(()))
-        return next((node for node in nodes if node.type == "loop"), None)
+    def innermost_loop(self) -> StepNode | None:
+        """The closest loop this step runs inside (not the step itself)."""
+        enclosing = self.parent.enclosing() if self.parent else iter(())
+        return next((node for node in enclosing if node.type == "loop"), None)
 
 
 class StepTree:
@@ -92,7 +99,10 @@ class StepTree:
                 first = self.by_id.setdefault(node.id, node)
                 if first is not node:
                     self.found.append(
-                        ((*location, "id"), f"duplicate step id '{node.id}' (first used at {format_location(first.location)})")
+                        (
+                            (*location, "id"),
+                            f"duplicate step id '{node.id}' (first used at {format_location(first.location)})",
+                        )
                     )
             config = raw_step.get("config")
             if not isinstance(config, dict):
@@ -123,7 +133,9 @@ class StepTree:
     def _resolve_dependency(self, node: StepNode, location: Location, dependency_id: str) -> None:
         dependency = self.by_id.get(dependency_id)
         if dependency is None:
-            self.found.append((location, f"unknown step '{dependency_id}'{did_you_mean(dependency_id, self.by_id)}"))
+            self.found.append(
+                (location, f"unknown step '{dependency_id}'{did_you_mean(dependency_id, self.by_id)}")
+            )
         elif dependency is node:
             self.found.append((location, f"step '{dependency_id}' cannot depend on itself"))
         elif dependency in node.enclosing():
@@ -210,7 +222,9 @@ class StepTree:
                 except ExpressionError:
                     continue  # the model reports syntax errors at the same location
                 for reference in expression.references():
-                    self._check_reference(node, location, reference, EXPRESSION_ROOTS, f"in expression {text!r}")
+                    self._check_reference(
+                        node, location, reference, EXPRESSION_ROOTS, f"in expression {text!r}"
+                    )
 
     def _template_strings(self, node: StepNode) -> Iterator[tuple[Location, str, frozenset[str]]]:
         raw = node.raw
@@ -234,7 +248,11 @@ class StepTree:
         if isinstance(when, str):
             yield (*node.location, "when"), when
         config = node.raw.get("config")
-        if node.type == "condition" and isinstance(config, dict) and isinstance(config.get("expression"), str):
+        if (
+            node.type == "condition"
+            and isinstance(config, dict)
+            and isinstance(config.get("expression"), str)
+        ):
             yield (*node.location, "config", "expression"), config["expression"]
 
     def _check_reference(
@@ -242,48 +260,63 @@ class StepTree:
     ) -> None:
         problem = self._reference_problem(node, reference, roots)
         if problem:
-            self.found.append((location, f"{problem} {where}"))
+            message, hint = problem
+            self.found.append((location, f"{message} {where}{'; ' + hint if hint else ''}"))
 
-    def _reference_problem(self, node: StepNode, reference: Reference, roots: frozenset[str]) -> str | None:
+    def _reference_problem(
+        self, node: StepNode, reference: Reference, roots: frozenset[str]
+    ) -> tuple[str, str] | None:
+        """What is wrong with one reference, and how to fix it; None when it is fine."""
         root, path = reference.root, reference.path
         if root not in roots:
-            known = ", ".join(sorted(roots))
-            return f"unknown name '{root}' (use {known}){did_you_mean(root, roots)}"
+            return (
+                f"unknown name '{root}'{did_you_mean(root, roots)}",
+                f"names are {', '.join(sorted(roots))}",
+            )
         first = path[0] if path else None
         if root == "variables":
             if not isinstance(first, str):
-                return "name a variable: variables.<name>"
+                return "a variable without a name", "write variables.<name>"
             if self.variables is not None and first not in self.variables:
-                return f"unknown variable '{first}'{did_you_mean(first, self.variables)}"
+                return f"unknown variable '{first}'{did_you_mean(first, self.variables)}", ""
         elif root == "loop":
             return self._loop_problem(node, first)
         elif root == "steps":
             if not isinstance(first, str):
-                return "name a step: steps.<id>"
+                return "a step output without a step id", "write steps.<id>.output"
             return self._step_problem(node, first)
         return None
 
-    def _loop_problem(self, node: StepNode, name: str | int | None) -> str | None:
+    def _loop_problem(self, node: StepNode, name: str | int | None) -> tuple[str, str] | None:
         loop = node.innermost_loop()
         if loop is None:
-            return "'loop' is only available to the steps inside a loop"
+            return (
+                "'loop' used outside a loop",
+                "only the steps inside a loop's config.steps have loop.item and loop.index",
+            )
         config = loop.raw.get("config")
         item_var = config.get("item_var", "item") if isinstance(config, dict) else "item"
         if name not in ("index", item_var):
-            return f"loop '{loop.id}' provides loop.{item_var} and loop.index, not loop.{name}"
+            return f"loop '{loop.id}' has no 'loop.{name}'", f"it provides loop.{item_var} and loop.index"
         return None
 
-    def _step_problem(self, node: StepNode, target_id: str) -> str | None:
+    def _step_problem(self, node: StepNode, target_id: str) -> tuple[str, str] | None:
         target = self.by_id.get(target_id)
         if target is None:
-            return f"unknown step '{target_id}'{did_you_mean(target_id, self.by_id)}"
+            return f"unknown step '{target_id}'{did_you_mean(target_id, self.by_id)}", ""
         if target is node:
-            return f"step '{target_id}' cannot read its own output (output_mapping reads it as {{{{output...}}}})"
+            return f"step '{target_id}' reads its own output", "output_mapping reads it as {{output...}}"
         if target in node.enclosing():
-            return f"step '{target_id}' contains this step; its output exists only after this step has run"
+            return f"step '{target_id}' contains this step", "its output exists only after this step has run"
         if self.can_see(node, target):
             return None
         loop = target.innermost_loop()
         if loop is not None and loop not in node.enclosing():
-            return f"step '{target_id}' runs once per item of loop '{loop.id}'; read steps.{loop.id}.output instead"
-        return f"step '{target_id}' is not upstream of '{node.id}': add it to depends_on (directly or through a dependency)"
+            return (
+                f"step '{target_id}' runs once per item of loop '{loop.id}'",
+                f"read steps.{loop.id}.output instead",
+            )
+        return (
+            f"step '{target_id}' is not upstream of '{node.id}'",
+            "add it to depends_on (directly or through a dependency)",
+        )

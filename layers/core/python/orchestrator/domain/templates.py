@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from orchestrator.masking import Masker
+
 #: roots a template may start with, anywhere in a workflow (``output`` only in output_mapping)
 SCOPE_ROOTS = frozenset({"variables", "input", "steps", "execution", "loop"})
 SECRETS_ROOT = "secrets"
-MASK = "***"
 
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][^{}]*?)\s*\}\}")
 _ROOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# the usual shape, `steps.fetch.output.body`, parsed by a split instead of segment by segment
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*")
 _SEGMENT = re.compile(
     r"""\.(?P<key>[^.\[\]\s'"{}]+)"""  # .key (step ids may hold '-')
     r"""|\[(?P<index>-?\d+)\]"""  # [3] or [-1]
@@ -89,6 +92,10 @@ def format_path(root: str, path: tuple[PathSegment, ...]) -> str:
 
 
 def _parse_reference(template: str, body: str) -> Reference:
+    if _DOTTED.fullmatch(body):
+        root, *keys = body.split(".")
+        if root != SECRETS_ROOT or len(keys) == 1:
+            return Reference(root, tuple(keys), template)
     root_match = _ROOT.match(body)
     assert root_match is not None  # _TEMPLATE only matches bodies that start with a name
     path: list[PathSegment] = []
@@ -98,16 +105,24 @@ def _parse_reference(template: str, body: str) -> Reference:
         if segment is None:
             raise TemplateSyntaxError(
                 f"template {template!r}: cannot read the path at {body[position:]!r} "
-                "(use .key, [index] or [\"key\"])"
+                '(use .key, [index] or ["key"])'
             )
         if segment["index"] is not None:
             path.append(int(segment["index"]))
         else:
-            path.append(next(part for part in (segment["key"], segment["squoted"], segment["dquoted"]) if part is not None))
+            path.append(
+                next(
+                    part
+                    for part in (segment["key"], segment["squoted"], segment["dquoted"])
+                    if part is not None
+                )
+            )
         position = segment.end()
     root = root_match.group()
     if root == SECRETS_ROOT and (len(path) != 1 or not isinstance(path[0], str)):
-        raise TemplateSyntaxError(f"template {template!r}: a secret is named by one key: {{{{secrets.<name>}}}}")
+        raise TemplateSyntaxError(
+            f"template {template!r}: a secret is named by one key: {{{{secrets.<name>}}}}"
+        )
     return Reference(root, tuple(path), template)
 
 
@@ -136,7 +151,9 @@ def whole_reference(text: str) -> Reference | None:
     return _compile(text).whole if "{{" in text else None
 
 
-def iter_strings(value: Any, path: tuple[PathSegment, ...] = ()) -> Iterator[tuple[tuple[PathSegment, ...], str]]:
+def iter_strings(
+    value: Any, path: tuple[PathSegment, ...] = ()
+) -> Iterator[tuple[tuple[PathSegment, ...], str]]:
     """Every string inside nested dicts and lists, with its path (dict keys are not templates)."""
     if isinstance(value, str):
         yield path, value
@@ -160,18 +177,13 @@ def find_references(value: Any) -> list[Reference]:
     return [reference for _, text in iter_strings(value) for reference in references_in(text)]
 
 
-def mask(text: str, secret_values: set[str] | frozenset[str]) -> str:
-    """``text`` with each secret value (also as it looks inside JSON) replaced by ``***``."""
-    variants = set()
-    for secret in secret_values:
-        if secret:
-            variants.add(secret)
-            variants.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    # longest first, so that a secret containing another one is masked whole
-    for variant in sorted(variants, key=len, reverse=True):
-        if variant:
-            text = text.replace(variant, MASK)
-    return text
+def mask(text: str, secret_values: Iterable[str]) -> str:
+    """``text`` with each secret value (also as it looks inside JSON) replaced by ``***``.
+
+    The same rules as the process-wide ``orchestrator.masking.Masker`` (which it uses): longest first,
+    and values too short to be secrets are left alone.
+    """
+    return Masker(secret_values).mask(text)
 
 
 def render(
@@ -220,7 +232,9 @@ class _Renderer:
         try:
             current = self.scope[reference.root]
         except KeyError:
-            raise TemplateError(f"template {reference.text!r}: '{reference.root}' is not available here") from None
+            raise TemplateError(
+                f"template {reference.text!r}: '{reference.root}' is not available here"
+            ) from None
         for depth, segment in enumerate(reference.path):
             current = _step_into(current, segment, reference, depth)
         return current
@@ -238,7 +252,6 @@ class _Renderer:
 
 
 def _step_into(current: Any, segment: PathSegment, reference: Reference, depth: int) -> Any:
-    where = format_path(reference.root, reference.path[:depth])
     if isinstance(current, Mapping):
         try:
             return current[segment]
@@ -250,19 +263,41 @@ def _step_into(current: Any, segment: PathSegment, reference: Reference, depth: 
             except KeyError:
                 pass
         if reference.root == "steps" and depth == 0:
-            raise TemplateError(f"template {reference.text!r}: step '{segment}' has no result in this execution")
-        raise TemplateError(f"template {reference.text!r}: {where} has no key {str(segment)!r}")
+            raise _missing(reference, depth, f"step '{segment}' has no result in this execution")
+        raise _missing(reference, depth, f"{{where}} has no key {str(segment)!r}")
     if isinstance(current, list | tuple):
-        index = segment if isinstance(segment, int) else int(segment) if segment.lstrip("-").isdigit() else None
+        index = (
+            segment if isinstance(segment, int) else int(segment) if segment.lstrip("-").isdigit() else None
+        )
         if index is None:
-            raise TemplateError(f"template {reference.text!r}: {where} is a list; {segment!r} is not an index")
+            raise _missing(reference, depth, f"{{where}} is a list; {segment!r} is not an index")
         if not -len(current) <= index < len(current):
-            raise TemplateError(
-                f"template {reference.text!r}: {where} has no index {index} (length {len(current)})"
-            )
+            raise _missing(reference, depth, f"{{where}} has no index {index} (length {len(current)})")
         return current[index]
-    kind = "null" if current is None else f"a {type(current).__name__}"
-    raise TemplateError(f"template {reference.text!r}: {where} is {kind}; cannot read {str(segment)!r}")
+    raise _missing(reference, depth, f"{{where}} is {kind_of(current)}; cannot read {str(segment)!r}")
+
+
+def _missing(reference: Reference, depth: int, problem: str) -> TemplateError:
+    # the path walked so far is only formatted when something is missing: rendering is the hot path
+    where = format_path(reference.root, reference.path[:depth])
+    return TemplateError(f"template {reference.text!r}: {problem.replace('{where}', where)}")
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in words for messages: null, a boolean, a number, text, a list, an object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 def _as_text(value: Any) -> str:

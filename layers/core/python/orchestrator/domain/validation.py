@@ -8,20 +8,31 @@ the workflow is sound as a whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.domain.problems import Location, Problem, describe, did_you_mean, format_location
+from orchestrator.domain.problems import (
+    Location,
+    Problem,
+    WorkflowValidationError,
+    describe,
+    did_you_mean,
+    format_location,
+)
 from orchestrator.domain.step_tree import Found, StepTree
 from orchestrator.domain.templates import is_template
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.steps import registry
 
-__all__ = ["Problem", "validate_workflow", "executor_config_model"]
-
-_TRIGGER_TYPES = "manual, schedule, event, webhook, condition"
+__all__ = [
+    "Problem",
+    "WorkflowValidationError",
+    "executor_config_model",
+    "pydantic_problems",
+    "validate_workflow",
+]
 
 
 def validate_workflow(raw: Any) -> list[Problem]:
@@ -75,7 +86,11 @@ def _executor_config_problems(tree: StepTree) -> Iterable[Found]:
             model.model_validate(config)
         except ValidationError as error:
             yield from pydantic_problems(
-                error, config, prefix=(*node.location, "config"), skip=lambda detail: is_template(detail.get("input"))
+                error,
+                config,
+                prefix=(*node.location, "config"),
+                skip=lambda detail: is_template(detail.get("input")),
+                known_fields=_field_names(model),
             )
 
 
@@ -84,17 +99,22 @@ def pydantic_problems(
     raw: Any,
     *,
     prefix: Location = (),
-    skip: Any = None,
+    skip: Callable[[Mapping[str, Any]], bool] | None = None,
+    known_fields: Iterable[str] | None = None,
 ) -> list[Found]:
-    """pydantic's errors as (location, message), locations as in the document (union tags dropped)."""
+    """pydantic's errors as (location, message), locations as in the document (union tags dropped).
+
+    ``skip`` drops the errors it returns true for; ``known_fields`` are the names "did you mean"
+    suggests for an unknown field (default: the workflow language's).
+    """
     messages: dict[Location, list[str]] = {}
     for detail in error.errors(include_url=False):
         if skip is not None and skip(detail):
             continue
         location = (*prefix, *_document_location(raw, detail["loc"], detail["type"]))
-        message = _message(detail)
+        message = _message(detail, known_fields)
         if detail["type"] == "union_tag_not_found":
-            location = (*location, "type")
+            location = (*location, str(detail.get("ctx", {}).get("discriminator", "type")).strip("'"))
         bucket = messages.setdefault(location, [])
         if message not in bucket:
             bucket.append(message)
@@ -111,35 +131,40 @@ def _document_location(raw: Any, loc: tuple[str | int, ...], error_type: str) ->
     kept: list[str | int] = []
     current = raw
     for position, segment in enumerate(loc):
-        last = position == len(loc) - 1
-        if isinstance(current, Mapping) and segment in current:
+        if _has_child(current, segment):
             kept.append(segment)
             current = current[segment]
-        elif isinstance(current, list) and isinstance(segment, int) and -len(current) <= segment < len(current):
-            kept.append(segment)
-            current = current[segment]
-        elif last and error_type == "missing":
+        elif position == len(loc) - 1 and error_type == "missing":
             kept.append(segment)
     return tuple(kept)
 
 
-def _message(detail: Mapping[str, Any]) -> str:
+def _has_child(value: Any, segment: str | int) -> bool:
+    if isinstance(value, Mapping):
+        return segment in value
+    return isinstance(value, list) and isinstance(segment, int) and -len(value) <= segment < len(value)
+
+
+def _message(detail: Mapping[str, Any], known_fields: Iterable[str] | None) -> str:
     error_type, value = detail["type"], detail.get("input")
     if error_type == "missing":
         return "required field is missing"
     if error_type == "extra_forbidden":
         field = detail["loc"][-1] if detail["loc"] else ""
-        return f"unknown field{did_you_mean(str(field), _known_field_names())}"
+        candidates = _workflow_field_names() if known_fields is None else known_fields
+        return f"unknown field{did_you_mean(str(field), candidates)}"
     if error_type in ("value_error", "assertion_error"):
         return str(detail.get("ctx", {}).get("error", detail["msg"]))
     if error_type in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping (key: value), found {describe(value)}"
     if error_type == "list_type":
         return f"expected a list, found {describe(value)}"
-    if error_type == "union_tag_invalid":
-        return f"unknown trigger type {describe(detail.get('ctx', {}).get('tag'))}; use {_TRIGGER_TYPES}"
-    if error_type == "union_tag_not_found":
-        return f"required field is missing (one of {_TRIGGER_TYPES})"
+    if error_type == "union_tag_invalid":  # e.g. a trigger's `type: cron`
+        ctx = detail.get("ctx", {})
+        field = str(ctx.get("discriminator", "")).strip("'")
+        return f"unknown {field} {describe(ctx.get('tag'))}; use one of {ctx.get('expected_tags')}"
+    if error_type == "union_tag_not_found":  # located at the discriminator field itself, see below
+        return "required field is missing"
     if "[key]" in detail["loc"]:
         return f"keys must be text, found {describe(value)}"
     message = detail["msg"]
@@ -159,7 +184,7 @@ def _merge(messages: list[str]) -> str:
 _FIELD_NAMES: set[str] = set()
 
 
-def _known_field_names() -> set[str]:
+def _workflow_field_names() -> set[str]:
     """Every field name of the workflow models, for "did you mean" on unknown fields."""
     if not _FIELD_NAMES:
         pending: list[type[BaseModel]] = [WorkflowDefinition]
@@ -172,6 +197,11 @@ def _known_field_names() -> set[str]:
             _FIELD_NAMES.update(model.model_fields)
             pending.extend(_models_in(model))
     return _FIELD_NAMES
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """A model's field names, and their aliases (``from`` of an email's ``sender``)."""
+    return {name for key, field in model.model_fields.items() for name in (key, field.alias) if name}
 
 
 def _models_in(model: type[BaseModel]) -> list[type[BaseModel]]:

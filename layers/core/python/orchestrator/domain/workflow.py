@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -64,7 +65,17 @@ def _one_or_many(value: Any) -> Any:
 
 
 StepId = Annotated[str, AfterValidator(_check_step_id)]
-ExpressionText = Annotated[str, BeforeValidator(_bool_to_expression), AfterValidator(_check_expression)]
+ExpressionText = Annotated[
+    str,
+    BeforeValidator(_bool_to_expression),
+    AfterValidator(_check_expression),
+    WithJsonSchema({"type": ["string", "boolean"]}),
+]
+StepIdList = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class _Model(BaseModel):
@@ -88,9 +99,11 @@ class RetryPolicy(_Model):
     initial_delay: NonNegativeDuration = Field(1.0, description="wait before the first retry")
     max_delay: Duration = Field(300.0, description="no wait is longer than this")
     backoff_factor: float = Field(2.0, ge=1.0, le=100.0, description="each wait is this many times the last")
-    jitter: Annotated[Literal["full", "none"], BeforeValidator(_jitter)] = Field(
-        "none", description="'full' (or true) waits a random time up to the computed delay"
-    )
+    jitter: Annotated[
+        Literal["full", "none"],
+        BeforeValidator(_jitter),
+        WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["full", "none"]}]}),
+    ] = Field("none", description="'full' (or true) waits a random time up to the computed delay")
     retry_on: list[str] | None = Field(
         None,
         description="error names to retry ('Http' also matches 'Http.503'; '*' matches all); "
@@ -108,7 +121,8 @@ class RetryPolicy(_Model):
         if self.retry_on is None:
             return retryable
         return any(
-            pattern in RETRY_ALL or error == pattern or error.startswith(pattern + ".") for pattern in self.retry_on
+            pattern in RETRY_ALL or error == pattern or error.startswith(pattern + ".")
+            for pattern in self.retry_on
         )
 
     def delay_before(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -128,7 +142,7 @@ class StepBase(_Model):
     name: str | None = Field(None, description="a human name; defaults to the id")
     type: str  # narrowed by each kind of step; declared here so that dumps read id, name, type, config, ...
     config: Any = None
-    depends_on: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    depends_on: StepIdList = Field(
         default_factory=list, description="ids of steps (in the same list) that must finish first"
     )
     input_mapping: dict[str, Any] = Field(
@@ -162,7 +176,9 @@ class TaskStep(StepBase):
         description="executor type: http, webhook, script, email, database, llm, agent, or a plug-in's",
         json_schema_extra={"not": {"enum": sorted(STRUCTURAL_TYPES)}},
     )
-    config: dict[str, Any] = Field(default_factory=dict, description="the executor's config; may hold templates")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="the executor's config; may hold templates"
+    )
 
 
 class ConditionConfig(_Model):
@@ -186,7 +202,9 @@ def _loop_items(value: Any) -> Any:
 
 def _loop_variable(value: str) -> str:
     if not _IDENTIFIER.fullmatch(value) or value == "index":
-        raise ValueError(f"invalid item variable {value!r}: use a name (letters, digits, '_') other than 'index'")
+        raise ValueError(
+            f"invalid item variable {value!r}: use a name (letters, digits, '_') other than 'index'"
+        )
     return value
 
 
@@ -195,7 +213,9 @@ class LoopConfig(_Model):
         description="a list, or a template that yields one, e.g. '{{steps.fetch.output.rows}}'",
         json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string", "pattern": r"^\{\{.*\}\}$"}]},
     )
-    steps: list[StepDefinition] = Field(min_length=1, description="run once per item; {{loop.item}}, {{loop.index}}")
+    steps: list[StepDefinition] = Field(
+        min_length=1, description="run once per item; {{loop.item}}, {{loop.index}}"
+    )
     max_concurrency: int | None = Field(None, ge=1, description="iterations at once; default: no limit")
     item_var: Annotated[str, AfterValidator(_loop_variable)] = Field(
         "item", description="the name of the item in templates: {{loop.<item_var>}}"
@@ -250,7 +270,8 @@ def _check_cron(value: str) -> str:
         )
     try:
         croniter(value)
-    except (ValueError, KeyError) as error:  # croniter's errors are ValueErrors; a few bad names raise KeyError
+    # croniter's errors are ValueErrors; a few bad month or day names raise KeyError
+    except (ValueError, KeyError) as error:
         raise ValueError(f"invalid cron {value!r}: {error}") from None
     return value
 
@@ -259,7 +280,9 @@ def _check_time_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai' or 'UTC')") from None
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai' or 'UTC')"
+        ) from None
     return value
 
 
@@ -271,7 +294,7 @@ def _check_event_pattern(pattern: dict[str, Any], path: str = "pattern") -> dict
         if isinstance(value, dict):
             _check_event_pattern(value, f"{path}.{key}")
         elif not isinstance(value, list) or not value:
-            raise ValueError(f"{path}.{key} must be a non-empty list of values, e.g. [\"order.created\"]")
+            raise ValueError(f'{path}.{key} must be a non-empty list of values, e.g. ["order.created"]')
     return pattern
 
 
@@ -295,13 +318,21 @@ class ScheduleTrigger(TriggerBase):
     config: ScheduleConfig
 
 
+def _url_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"a webhook path starts with '/', found {value!r}")
+    return value
+
+
 class WebhookConfig(_Model):
-    path: str = Field(pattern=r"^/", description="URL path, starting with '/'")
+    path: Annotated[str, AfterValidator(_url_path)] = Field(description="URL path, starting with '/'")
     method: Annotated[
         Literal["GET", "POST", "PUT", "PATCH", "DELETE"],
         BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
     ] = "POST"
-    secret: str | None = Field(None, description="shared secret for request signatures; e.g. {{secrets.hook}}")
+    secret: str | None = Field(
+        None, description="shared secret for request signatures; e.g. {{secrets.hook}}"
+    )
 
 
 class WebhookTrigger(TriggerBase):
@@ -364,7 +395,9 @@ class WorkflowDefinition(_Model):
         json_schema_extra={"description": "A workflow definition (YAML or JSON) for the Orchestrator."},
     )
 
-    version: Annotated[str, BeforeValidator(_version_text)] = "1.0"
+    version: Annotated[
+        str, BeforeValidator(_version_text), WithJsonSchema({"type": ["string", "number"]})
+    ] = "1.0"
     name: str = Field(min_length=1)
     description: str = ""
     tags: list[str] = Field(default_factory=list)

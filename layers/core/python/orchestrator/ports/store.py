@@ -242,8 +242,13 @@ class Store(
 ):
     """Everything above, plus the data-plane ports kept in the same database."""
 
-    checkpoints: CheckpointStore
-    step_results: StepResultStore
-    blobs: Blobs
+    @property
+    def checkpoints(self) -> CheckpointStore: ...
+
+    @property
+    def step_results(self) -> StepResultStore: ...
+
+    @property
+    def blobs(self) -> Blobs: ...
 
     def close(self) -> None: ...

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator.domain import templates
-from orchestrator.domain.expressions import compile_expression
+from orchestrator.domain.expressions import compile_expression, truthy
 from orchestrator.observability import logger
 from orchestrator.ports.secrets import Secrets
 from orchestrator.services.step_records import StepRecords
@@ -54,12 +54,10 @@ class StepEnvironment:
 
 
 def evaluate_when(step: Any, scope: Mapping[str, Any]) -> bool:
-    if step.when is None or step.when == "":
+    if not step.when:
         return True
-    if isinstance(step.when, bool):
-        return step.when
     try:
-        return bool(compile_expression(step.when).evaluate(scope))
+        return compile_expression(step.when).is_true(scope)
     except Exception as exc:  # a condition that cannot be evaluated is the step's failure, not a crash
         raise StepError("Step.ConditionError", f"when {step.when!r}: {exc}", retryable=False) from exc
 
@@ -97,7 +95,7 @@ def _condition(step: Any, scope: Mapping[str, Any]) -> StepResult:
         value = compile_expression(expression).evaluate(scope)
     except Exception as exc:
         raise StepError("Step.ConditionError", f"expression {expression!r}: {exc}", retryable=False) from exc
-    return StepResult(output={"result": bool(value), "value": value})
+    return StepResult(output={"result": truthy(value), "value": value})
 
 
 def _leaf(step: Any, scope: Mapping[str, Any], env: StepEnvironment, attempt: int) -> StepResult:

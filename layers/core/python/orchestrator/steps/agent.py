@@ -4,7 +4,10 @@ The agent's profile (``agent_profiles.py``) names its model, endpoint, key and t
 use as tools. Only ``http`` and ``database`` steps can be tools: they are request/response operations
 whose config the workflow author already reviewed; the model only supplies their inputs. A tool call runs
 that step's executor with the step's config rendered now (``ctx.render``) and the call's JSON arguments
-as inputs, merged over the step's own rendered ``input_mapping``. A failing tool does not fail the agent:
+as inputs, merged over the step's own rendered ``input_mapping``. A database step binds inputs as its
+``:name`` parameters (or takes ``data`` to insert); the http executor reads no inputs, so for an http
+tool the arguments also go into the request: query parameters for GET/HEAD/DELETE/OPTIONS, keys of the
+JSON body otherwise. URL, headers and SQL stay what the author wrote. A failing tool does not fail the agent:
 its error goes back to the model as the tool's answer, so the model can correct its arguments or give up.
 The loop is bounded: more than ``max_turns`` model calls is ``Agent.MaxTurnsExceeded``.
 """
@@ -20,9 +23,11 @@ from typing import Any, ClassVar
 from pydantic import Field, ValidationError
 
 from orchestrator.domain.durations import Duration, parse_duration
+from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.agent_profiles import AgentProfile, load_profile
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult, StepTimeout
 from orchestrator.steps.chat_client import ChatClient, Usage, dumps_for_model
+from orchestrator.steps.egress import EgressPolicy
 from orchestrator.steps.json_safe import json_safe
 
 #: step types an agent may call: request/response operations with a reviewed config
@@ -52,6 +57,10 @@ class AgentExecutor:
     type_name: ClassVar[str] = "agent"
     config_model: ClassVar[type[AgentConfig]] = AgentConfig
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        # None: read the process settings (egress policy) at call time, as the http executor does
+        self._settings = settings
+
     def execute(self, config: AgentConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
         profile = load_profile(config.agent_id, ctx.workflow_dir)
@@ -65,6 +74,7 @@ class AgentExecutor:
             deadline=deadline,
             mask=ctx.mask,
             log=ctx.log,
+            policy=EgressPolicy.from_settings(self._settings or get_settings()),
             error_prefix="Agent",
         )
         tools = self._tools(profile, ctx)
@@ -180,7 +190,8 @@ class AgentExecutor:
             summary.update(ok=False, error=exc.error, seconds=round(time.monotonic() - began, 3))
             return json.dumps({"error": exc.error, "cause": cause}), summary
         summary.update(ok=True, seconds=round(time.monotonic() - began, 3))
-        return dumps_for_model(json_safe(output), TOOL_RESULT_CHARS), summary
+        # a response may echo a credential the tool step sent: the model must not receive it
+        return ctx.mask(dumps_for_model(json_safe(output), TOOL_RESULT_CHARS)), summary
 
     @staticmethod
     def _run_step(step_id: str, arguments: dict[str, Any], ctx: StepContext, deadline: float | None) -> Any:
@@ -192,7 +203,10 @@ class AgentExecutor:
         if executor is None:
             raise StepError("Agent.ToolUnavailable", f"no executor for step type {step['type']!r}", retryable=False)
         try:
-            config = executor.config_model.model_validate(ctx.render(step.get("config") or {}))
+            rendered = ctx.render(step.get("config") or {})
+            if step["type"] == "http":
+                rendered = http_arguments(rendered, arguments)
+            config = executor.config_model.model_validate(rendered)
             mapped = ctx.render(step.get("input_mapping") or {})
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -218,6 +232,23 @@ class AgentExecutor:
         finally:
             ctx.logs.extend(f"[{step_id}] {line}" for line in tool_ctx.logs)
         return result.output
+
+
+def http_arguments(config: Any, arguments: dict[str, Any]) -> Any:
+    """The http step's rendered config with the model's arguments applied: the http executor reads
+    no inputs, so arguments become query parameters (GET, HEAD, DELETE, OPTIONS) or keys of the JSON
+    body (other methods), over the step's own. URL and headers stay the author's."""
+    if not arguments or not isinstance(config, dict):
+        return config
+    method = str(config.get("method", "GET")).upper()
+    if method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        query = config.get("query") if isinstance(config.get("query"), dict) else {}
+        return {**config, "query": {**query, **arguments}}
+    body = config.get("json")
+    if body is not None and not isinstance(body, dict):
+        raise StepError("Agent.ToolConfig", "the step's json body is not an object; arguments cannot be merged "
+                        "into it", retryable=False)
+    return {**config, "json": {**(body or {}), **arguments}}
 
 
 def _arguments(raw: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from orchestrator.domain.durations import Duration
 from orchestrator.steps import db_connections, db_mongo, db_sql
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
+from orchestrator.steps.config_secrets import secret_lookup
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub, secret_values, url_for_humans
 
@@ -92,7 +93,7 @@ class DatabaseExecutor:
     def execute(self, config: DatabaseConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
         self._refuse_raw_template(ctx)
-        url = db_connections.resolve_url(config.connection, _secret_lookup(ctx))
+        url = db_connections.resolve_url(config.connection, secret_lookup(ctx))
         kind = db_connections.kind_of(url)
         timeout = effective_timeout(config.timeout, ctx) or config.timeout
         secrets = secret_values(db_connections.url_password(url))
@@ -169,20 +170,6 @@ class DatabaseExecutor:
         if op == "delete":
             return session.delete(_from(config.filter, inputs, "filter"), config.many)
         return session.aggregate(_from(config.pipeline, inputs, "pipeline"), config.max_rows)
-
-
-def _secret_lookup(ctx: StepContext) -> Any:
-    """Look a secret up through the execution's renderer; None when it cannot say (e.g. unknown secret)."""
-
-    def lookup(name: str) -> str | None:
-        template = "{{secrets." + name + "}}"
-        try:
-            value = ctx.render(template)
-        except Exception:  # not found in the secrets backend: the caller reports the missing connection
-            return None
-        return value if isinstance(value, str) and value and value != template else None
-
-    return lookup
 
 
 def _from(configured: Any, inputs: Mapping[str, Any], name: str, default: Any = None) -> Any:

@@ -96,9 +96,12 @@ class MongoSession:
 def classify(exc: BaseException) -> StepError | None:
     """A pymongo error as a StepError (network trouble and timeouts are retryable), or None."""
     try:
+        from bson.errors import BSONError
         from pymongo import errors
     except ImportError:
         return None
+    if isinstance(exc, BSONError):  # a value BSON cannot encode, a malformed ObjectId: the request is wrong
+        return StepError("Database.InvalidRequest", f"{type(exc).__name__}: {exc}", retryable=False)
     if not isinstance(exc, errors.PyMongoError):
         return None
     message = str(exc)

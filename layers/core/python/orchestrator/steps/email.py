@@ -1,46 +1,56 @@
-"""The ``email`` step: one message over SMTP (std-lib ``smtplib``), plain text and/or HTML.
+"""The ``email`` step: one message over SMTP, plain text and/or HTML (multipart/alternative).
 
-Bcc recipients go into the SMTP envelope only, never into a header. SMTP's own classes decide retrying:
-4xx replies and connection failures or timeouts are transient; 5xx replies, authentication failures and
-TLS problems (a wrong port or an untrusted certificate) will fail the same way again.
+The server is configuration more than workflow text (seed 002's executor loads its SMTP config once):
+each of host, port, security, username, password and from may come from the step's config or else from
+the environment, ``ORCHESTRATOR_SMTP_HOST`` / ``_PORT`` / ``_SECURITY`` / ``_USERNAME`` / ``_PASSWORD`` /
+``_FROM``; the password also from the secret ``ORCHESTRATOR_SMTP_PASSWORD``. A step's own values win.
 
 ``template: name`` (seed 002) reads ``templates/<name>.yaml`` next to the workflow file, a mapping with
 ``subject`` / ``body`` / ``html``; its templates are rendered like the step's config, and the step's own
-subject/body/html, when set, win over the file's.
+subject/body/html, when set, win over the file's. Bcc recipients go into the SMTP envelope only, never
+into a header. The SMTP host is subject to the same egress policy as outbound HTTP (``egress.py``).
+Delivery and error classification: ``smtp.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import os
 import re
 import smtplib
-import ssl
 import time
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import yaml
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from orchestrator.domain.durations import Duration
+from orchestrator.settings import Settings, get_settings
+from orchestrator.steps import smtp
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
+from orchestrator.steps.config_secrets import secret_lookup
+from orchestrator.steps.egress import EgressPolicy
 from orchestrator.steps.email_addresses import Address, Addresses, bare_address
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub, secret_values
 
-DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+ENV_PREFIX = "ORCHESTRATOR_SMTP_"
+#: config keys that fall back to ORCHESTRATOR_SMTP_<KEY>
+SERVER_KEYS = ("host", "port", "security", "username", "password", "from")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class EmailConfig(StepConfig):
-    host: str = Field(min_length=1)
-    port: int | None = Field(None, ge=1, le=65535, description="Default: 587 starttls, 465 tls, 25 none.")
-    security: Literal["starttls", "tls", "none"] = "starttls"
+    host: str | None = Field(None, min_length=1, description="Default: env ORCHESTRATOR_SMTP_HOST.")
+    port: int | None = Field(None, ge=1, le=65535, description="Default: env, else 587 starttls, 465 tls, 25.")
+    security: smtp.Security = Field("starttls", description="Default: env ORCHESTRATOR_SMTP_SECURITY, else starttls.")
     username: str | None = None
-    password: SecretStr | None = Field(None, description="Write {{secrets.name}}.")
-    sender: Address = Field(alias="from")
+    password: SecretStr | None = Field(None, description="Write {{secrets.name}}; default: env or secret "
+                                       "ORCHESTRATOR_SMTP_PASSWORD.")
+    sender: Address | None = Field(None, alias="from", description="Default: env ORCHESTRATOR_SMTP_FROM.")
     to: Addresses = Field(default_factory=list)
     cc: Addresses = Field(default_factory=list)
     bcc: Addresses = Field(default_factory=list)
@@ -77,29 +87,69 @@ class EmailExecutor:
     type_name: ClassVar[str] = "email"
     config_model: ClassVar[type[EmailConfig]] = EmailConfig
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        # None: read the process settings (egress policy) at call time, as the http executor does
+        self._settings = settings
+
     def execute(self, config: EmailConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
+        policy = EgressPolicy.from_settings(self._settings or get_settings())
+        config = with_server_defaults(config, ctx)
+        server = smtp.SmtpServer(
+            host=config.host or "",
+            port=config.port or smtp.DEFAULT_PORTS[config.security],
+            security=config.security,
+            timeout=effective_timeout(config.timeout, ctx) or config.timeout,
+            username=config.username,
+            password=config.password.get_secret_value() if config.password else None,
+            verify=config.verify,
+            ca_file=config.ca_file,
+        )
         subject, body, html = _content(config, ctx)
         message = build_message(config, subject, body, html)
         recipients = list(dict.fromkeys(bare_address(a) for a in [*config.to, *config.cc, *config.bcc]))
-        port = config.port or DEFAULT_PORTS[config.security]
-        where = f"SMTP {config.host}:{port} ({config.security})"
-        timeout = effective_timeout(config.timeout, ctx) or config.timeout
-        ctx.log(f"sending {message['Message-ID']} to {len(recipients)} recipient(s) via {where}")
+        ctx.log(f"sending {message['Message-ID']} to {len(recipients)} recipient(s) via {server}")
         try:
-            refused = _send(config, port, timeout, message, recipients)
+            refused = smtp.send(server, message, bare_address(config.sender or ""), recipients, policy)
         except (smtplib.SMTPException, OSError) as exc:
-            error = classify(exc)
+            error = smtp.classify(exc)
             # the server's reply could echo what we sent; the password must not reach the cause
-            error.cause = scrub(f"{where}: {error.cause}", secret_values(config.password), ctx.mask)
-            raise StepError(error.error, error.cause, retryable=error.retryable) from None
+            cause = scrub(f"{server}: {error.cause}", secret_values(server.password), ctx.mask)
+            raise StepError(error.error, cause, retryable=error.retryable) from None
         output = {
             "message_id": message["Message-ID"],
             "accepted": [r for r in recipients if r not in refused],
-            "refused": {addr: _reply_text(code, text) for addr, (code, text) in refused.items()},
+            "refused": {addr: smtp.reply_text(code, text) for addr, (code, text) in refused.items()},
             "sent_at": dt.datetime.now(dt.UTC).isoformat(),
         }
         return StepResult(output=output, started_at=started, finished_at=time.time())
+
+
+def with_server_defaults(config: EmailConfig, ctx: StepContext) -> EmailConfig:
+    """``config`` with the server settings it leaves unset taken from ORCHESTRATOR_SMTP_* (and the
+    password secret); ``Email.NotConfigured`` names what is still missing."""
+    given = config.model_dump(by_alias=True, exclude_unset=True)
+    defaults = {key: os.environ[ENV_PREFIX + key.upper()] for key in SERVER_KEYS
+                if os.environ.get(ENV_PREFIX + key.upper()) and key not in given}
+    if "password" not in given and "password" not in defaults and (given.get("username") or defaults.get("username")):
+        password = secret_lookup(ctx)(ENV_PREFIX + "PASSWORD")
+        if password:
+            defaults["password"] = password
+    if defaults:
+        merged = {**given, **defaults}
+        if isinstance(merged.get("password"), SecretStr):
+            merged["password"] = merged["password"].get_secret_value()
+        try:
+            config = EmailConfig.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            raise StepError("Email.NotConfigured", f"with the {ENV_PREFIX}* defaults applied: {problems}",
+                            retryable=False) from None
+    missing = [f"{key} (or env {ENV_PREFIX}{key.upper()})" for key, value in
+               (("host", config.host), ("from", config.sender)) if not value]
+    if missing:
+        raise StepError("Email.NotConfigured", f"no SMTP {' and no '.join(missing)}", retryable=False)
+    return config
 
 
 def _content(config: EmailConfig, ctx: StepContext) -> tuple[str, str | None, str | None]:
@@ -138,18 +188,19 @@ def _load_template(name: str, ctx: StepContext) -> dict[str, Any]:
 
 
 def build_message(config: EmailConfig, subject: str, body: str | None, html: str | None) -> EmailMessage:
+    sender = config.sender or ""
     message = EmailMessage()
-    message["From"] = config.sender
+    message["From"] = sender
     if config.to:
         message["To"] = ", ".join(config.to)
     if config.cc:
         message["Cc"] = ", ".join(config.cc)
-    # no Bcc header, on purpose: Bcc recipients are only in the envelope (see _send)
+    # no Bcc header, on purpose: Bcc recipients are only in the envelope (smtp.send)
     if config.reply_to:
         message["Reply-To"] = ", ".join(config.reply_to)
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(usegmt=True)
-    domain = bare_address(config.sender).rpartition("@")[2]
+    domain = bare_address(sender).rpartition("@")[2] or None
     message["Message-ID"] = email.utils.make_msgid(domain=domain)
     if body is not None:
         message.set_content(body)
@@ -158,71 +209,3 @@ def build_message(config: EmailConfig, subject: str, body: str | None, html: str
     else:
         message.set_content(html or "", subtype="html")
     return message
-
-
-def _tls_context(config: EmailConfig) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=config.ca_file)
-    if not config.verify:  # a test or internal relay with a self-signed certificate, by explicit choice
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _send(
-    config: EmailConfig, port: int, timeout: float, message: EmailMessage, recipients: list[str]
-) -> dict[str, tuple[int, bytes]]:
-    """Deliver ``message``; the recipients the server refused (all refused raises)."""
-    smtp: smtplib.SMTP
-    if config.security == "tls":
-        smtp = smtplib.SMTP_SSL(config.host, port, timeout=timeout, context=_tls_context(config))
-    else:
-        smtp = smtplib.SMTP(config.host, port, timeout=timeout)
-    try:
-        smtp.ehlo()
-        if config.security == "starttls":
-            smtp.starttls(context=_tls_context(config))
-            smtp.ehlo()
-        if config.username is not None:
-            smtp.login(config.username, config.password.get_secret_value() if config.password else "")
-        refused = smtp.send_message(message, from_addr=bare_address(config.sender), to_addrs=recipients)
-    finally:
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            smtp.close()  # the message is already accepted or the error raised; only the socket is left
-    return refused
-
-
-def _reply_text(code: int, text: bytes | str) -> str:
-    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
-
-
-def classify(exc: BaseException) -> StepError:
-    """An smtplib/socket failure as a StepError; 4xx and network trouble are retryable, 5xx are not."""
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return StepError("Email.AuthFailed", f"login refused: {_reply_text(exc.smtp_code, exc.smtp_error)}",
-                         retryable=False)
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return StepError("Email.NotSupported", f"the server does not support it: {exc}", retryable=False)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        replies = {addr: _reply_text(code, text) for addr, (code, text) in exc.recipients.items()}
-        transient = any(400 <= code < 500 for code, _ in exc.recipients.values())
-        return StepError("Email.RecipientsRefused", f"every recipient was refused: {replies}", retryable=transient)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        code = exc.smtp_code
-        transient = 400 <= code < 500 or isinstance(exc, smtplib.SMTPConnectError)
-        return StepError(f"Email.{code}", f"{type(exc).__name__}: {_reply_text(code, exc.smtp_error)}",
-                         retryable=transient)
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return StepError("Email.Connection", f"the server closed the connection: {exc}", retryable=True)
-    if isinstance(exc, smtplib.SMTPException):
-        return StepError("Email.Error", f"{type(exc).__name__}: {exc}", retryable=False)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return StepError("Email.TLS", f"the server's certificate is not trusted ({exc.verify_message}); "
-                         "set ca_file, or verify: false for a test relay", retryable=False)
-    if isinstance(exc, TimeoutError):
-        return StepError("Email.Timeout", f"no answer in time: {exc}", retryable=True)
-    if isinstance(exc, ssl.SSLError):
-        return StepError("Email.TLS", f"TLS failed ({exc.reason or exc}); does `security` match the port?",
-                         retryable=False)
-    return StepError("Email.Connection", f"cannot connect: {type(exc).__name__}: {exc}", retryable=True)

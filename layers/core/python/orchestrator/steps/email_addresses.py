@@ -47,8 +47,12 @@ def _split(text: str) -> list[tuple[str, str]]:
     # getaddresses knows where commas inside quoted display names are not separators
     if "\r" in text or "\n" in text:
         raise ValueError("an address must not contain line breaks")
-    return [(name, email.utils.formataddr((name, addr)) if name else addr)
-            for name, addr in email.utils.getaddresses([text]) if name or addr]
+    if not text.strip():
+        return []
+    pairs = email.utils.getaddresses([text])
+    if any(not addr for _, addr in pairs):  # the parser's way of saying it could not read an entry
+        raise ValueError(f"{text!r} is not a valid list of email addresses")
+    return [(name, email.utils.formataddr((name, addr)) if name else addr) for name, addr in pairs]
 
 
 def bare_address(formatted: str) -> str:

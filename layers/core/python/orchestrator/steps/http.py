@@ -38,6 +38,7 @@ from orchestrator.steps.http_client import (
     perform,
     scalar_text,
     validate_http_url,
+    where,
 )
 from orchestrator.steps.limits import effective_timeout
 
@@ -104,5 +105,5 @@ class HttpExecutor:
             ),
             policy,
         )
-        ctx.log(f"{config.method} answered {output['status_code']}")
+        ctx.log(f"{where(config.method, config.url)} answered {output['status_code']}")
         return StepResult(output=output, started_at=started, finished_at=time.time())

@@ -20,8 +20,10 @@ import jsonschema
 from pydantic import Field, SecretStr, model_validator
 
 from orchestrator.domain.durations import Duration
+from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
 from orchestrator.steps.chat_client import ApiType, ChatClient, ChatReply, Usage
+from orchestrator.steps.egress import EgressPolicy
 
 
 class ChatMessage(StepConfig):
@@ -108,6 +110,10 @@ class LlmExecutor:
     type_name: ClassVar[str] = "llm"
     config_model: ClassVar[type[LlmConfig]] = LlmConfig
 
+    def __init__(self, settings: Settings | None = None) -> None:
+        # None: read the process settings (egress policy) at call time, as the http executor does
+        self._settings = settings
+
     def execute(self, config: LlmConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
         client = ChatClient(
@@ -119,6 +125,7 @@ class LlmExecutor:
             deadline=ctx.deadline(),
             mask=ctx.mask,
             log=ctx.log,
+            policy=EgressPolicy.from_settings(self._settings or get_settings()),
         )
         messages = build_messages(config)
         payload: dict[str, Any] = {"model": config.model, "messages": messages}

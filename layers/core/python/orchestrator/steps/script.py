@@ -3,7 +3,8 @@
 ```yaml
 type: script
 config:
-  runtime: python                 # python (the orchestrator's own interpreter, -I), node, bash
+  runtime: python                 # python (the orchestrator's own interpreter, -I), node, bash;
+                                  # default: node for .js/.mjs/.cjs, bash for .sh/.bash, else python
   script: transform.py            # a file under the workflow's directory ... or inline:
   # code: |
   #   import json, sys; data = json.load(sys.stdin); print(json.dumps({"result": data}))
@@ -57,10 +58,12 @@ DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 ALWAYS_FATAL_EXIT_CODES = frozenset({2, 126, 127})
 
 _SUFFIX = {"python": ".py", "node": ".js", "bash": ".sh"}
+_RUNTIME_BY_SUFFIX: dict[str, Runtime] = {".js": "node", ".mjs": "node", ".cjs": "node", ".sh": "bash", ".bash": "bash"}
 
 
 class ScriptConfig(StepConfig):
-    runtime: Runtime = "python"
+    #: default: from the script's file name (.js/.mjs/.cjs node, .sh/.bash bash), else python
+    runtime: Runtime | None = None
     code: str | None = None
     script: str | None = None
     args: list[str | int | float] = Field(default_factory=list)
@@ -81,6 +84,9 @@ class ScriptConfig(StepConfig):
     def _one_source(self) -> ScriptConfig:
         if (self.code is None) == (self.script is None):
             raise ValueError("set exactly one of code (inline) or script (a file path)")
+        if self.runtime is None:
+            suffix = Path(self.script or "").suffix.lower()
+            self.runtime = _RUNTIME_BY_SUFFIX.get(suffix, "python")
         return self
 
 
@@ -90,14 +96,15 @@ class ScriptExecutor:
 
     def execute(self, config: ScriptConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
+        runtime: Runtime = config.runtime or "python"  # validation has chosen one already
         try:
             stdin = json.dumps(inputs, ensure_ascii=False, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise StepError("Script.InvalidInput", f"the step's inputs are not JSON: {exc}", retryable=False) from None
         timeout = effective_timeout(config.timeout, ctx, default=DEFAULT_TIMEOUT_SECONDS)
         with tempfile.TemporaryDirectory(prefix="orchestrator-script-") as home:
-            script_path = self._script_path(config, ctx, Path(home))
-            argv = [*_interpreter(config.runtime), str(script_path), *(str(a) for a in config.args)]
+            script_path = self._script_path(config, runtime, ctx, Path(home))
+            argv = [*_interpreter(runtime), str(script_path), *(str(a) for a in config.args)]
             env = _child_env(home, config.env)
             cwd = ctx.workflow_dir if ctx.workflow_dir is not None else Path(home)
             stderr_note = _StderrLog(ctx, limit=config.max_output_bytes)
@@ -114,30 +121,30 @@ class ScriptExecutor:
             except OSError as exc:  # fork/exec failed: out of processes or memory is worth a retry
                 raise StepError(
                     "Script.StartFailed",
-                    f"cannot start the {config.runtime} runtime ({argv[0]}): {exc.strerror or exc}",
+                    f"cannot start {argv[0]} in {cwd}: {exc.strerror or exc}",
                     retryable=exc.errno in (errno.EAGAIN, errno.ENOMEM),
                 ) from None
             stderr_note.flush()
         label = config.script or "inline code"
         if outcome.timed_out:
-            raise StepTimeout(f"{config.runtime} script ({label}) ran past {timeout:g}s; its process group was killed")
+            raise StepTimeout(f"{runtime} script ({label}) ran past {timeout:g}s; its process group was killed")
         if outcome.stdout_overflow:
             raise StepError(
                 "Script.OutputTooLarge",
-                f"{config.runtime} script ({label}) printed more than {config.max_output_bytes} bytes on stdout "
+                f"{runtime} script ({label}) printed more than {config.max_output_bytes} bytes on stdout "
                 "(max_output_bytes); it was killed",
                 retryable=False,
             )
         output = _parse_stdout(outcome.stdout)
         if outcome.returncode != 0:
-            raise self._exit_error(config, label, outcome.returncode, output, stderr_note.last_line, ctx)
-        ctx.log(f"{config.runtime} script ({label}) exited 0 after {time.time() - started:.2f}s")
+            raise self._exit_error(config, runtime, label, outcome.returncode, output, stderr_note.last_line, ctx)
+        ctx.log(f"{runtime} script ({label}) exited 0 after {time.time() - started:.2f}s")
         return StepResult(output=output, started_at=started, finished_at=time.time())
 
     @staticmethod
-    def _script_path(config: ScriptConfig, ctx: StepContext, home: Path) -> Path:
+    def _script_path(config: ScriptConfig, runtime: Runtime, ctx: StepContext, home: Path) -> Path:
         if config.code is not None:
-            path = home / f"step{_SUFFIX[config.runtime]}"
+            path = home / f"step{_SUFFIX[runtime]}"
             path.write_text(config.code, encoding="utf-8")  # a file, not -c: argv is visible to `ps`
             return path
         assert config.script is not None
@@ -162,7 +169,7 @@ class ScriptExecutor:
 
     @staticmethod
     def _exit_error(
-        config: ScriptConfig, label: str, code: int, output: Any, last_stderr: str, ctx: StepContext
+        config: ScriptConfig, runtime: Runtime, label: str, code: int, output: Any, last_stderr: str, ctx: StepContext
     ) -> StepError:
         if code < 0:
             reason = f"was killed by signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else ""
@@ -173,7 +180,7 @@ class ScriptExecutor:
         fatal = code in ALWAYS_FATAL_EXIT_CODES or code in config.fatal_exit_codes
         return StepError(
             "Script.ExitCode",
-            ctx.mask(f"{config.runtime} script ({label}) {reason}{hint}"),
+            ctx.mask(f"{runtime} script ({label}) {reason}{hint}"),
             retryable=not fatal,
             output={"exit_code": code, "stdout": output},
         )

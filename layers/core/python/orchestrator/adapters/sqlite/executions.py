@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator.adapters.sqlite.database import Database
 from orchestrator.adapters.sqlite.sql import (
     Filters,
+    decode_found,
     decode_row,
     decode_rows,
     insert_row,
@@ -96,8 +97,7 @@ class SqliteExecutions:
                 f"UPDATE executions SET {set_clause(values)} WHERE id = ? RETURNING *",
                 (*values.values(), execution_id),
             )
-        assert updated is not None  # the row exists: it was read under the same write lock
-        return decode_row(ExecutionRecord, updated)  # type: ignore[return-value]
+        return decode_found(ExecutionRecord, updated, "execution", execution_id)
 
     def claim_next_queued(
         self, worker_id: str, lease_seconds: float, now: datetime | None = None
@@ -106,7 +106,7 @@ class SqliteExecutions:
             raise ValueError("lease_seconds must be positive")
         now = now or utcnow()
         # One statement under BEGIN IMMEDIATE: the pick and the lease are one step for every process.
-        # status = 'queued' is a literal so that the partial index executions_outbox serves the ORDER BY.
+        # The index executions_outbox serves both the filter and the ORDER BY.
         with self._db.write() as connection:
             row = returning_one(
                 connection,

@@ -92,7 +92,8 @@ _INITIAL_SCHEMA: tuple[str, ...] = (
     "CREATE INDEX executions_by_workflow ON executions (workflow_id, created_at, id)",
     "CREATE INDEX executions_by_status ON executions (status, created_at, id)",
     "CREATE INDEX executions_by_owner ON executions (owner_id, created_at, id)",
-    "CREATE INDEX executions_outbox ON executions (priority DESC, created_at, id) WHERE status = 'queued'",
+    # The claim's filter and order in one index: the next execution to run is its first entry.
+    "CREATE INDEX executions_outbox ON executions (status, priority DESC, created_at, id)",
     "CREATE INDEX executions_durations ON executions (workflow_id, duration) WHERE duration IS NOT NULL",
     f"""CREATE TABLE step_executions (
         id TEXT PRIMARY KEY,

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from orchestrator.adapters.store_support.codec import decode_record
 from orchestrator.adapters.store_support.paging import decode_cursor
 from orchestrator.domain.records import format_timestamp
+from orchestrator.ports.store import RecordNotFound
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -62,3 +63,10 @@ def returning_one(connection: sqlite3.Connection, sql: str, params: Sequence[Any
     """Run a statement with RETURNING to completion (fetchall): a half-read statement would block COMMIT."""
     rows = connection.execute(sql, params).fetchall()
     return rows[0] if rows else None
+
+
+def decode_found(model: type[RecordT], row: sqlite3.Row | None, kind: str, key: str) -> RecordT:
+    """The record of a row that must exist; RecordNotFound (``kind``, ``key``) otherwise."""
+    if row is None:
+        raise RecordNotFound(kind, key)
+    return decode_record(model, dict(row))

@@ -7,9 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.adapters.sqlite.database import Database
-from orchestrator.adapters.sqlite.sql import decode_row, decode_rows, insert_row, returning_one, set_clause
+from orchestrator.adapters.sqlite.sql import (
+    decode_found,
+    decode_row,
+    decode_rows,
+    insert_row,
+    returning_one,
+    set_clause,
+)
 from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
-from orchestrator.adapters.store_support.rules import TRIGGER_EDITABLE_FIELDS
+from orchestrator.adapters.store_support.rules import TRIGGER_EDITABLE_FIELDS, check_fire_time_advances
 from orchestrator.domain.records import TriggerRecord, format_timestamp, utcnow
 from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
@@ -35,7 +42,9 @@ class SqliteTriggers:
         return self._require_trigger(trigger.id)
 
     def get_trigger(self, trigger_id: str) -> TriggerRecord | None:
-        return decode_row(TriggerRecord, self._db.fetch_one("SELECT * FROM triggers WHERE id = ?", (trigger_id,)))
+        return decode_row(
+            TriggerRecord, self._db.fetch_one("SELECT * FROM triggers WHERE id = ?", (trigger_id,))
+        )
 
     def _require_trigger(self, trigger_id: str) -> TriggerRecord:
         trigger = self.get_trigger(trigger_id)
@@ -58,10 +67,7 @@ class SqliteTriggers:
                 f"UPDATE triggers SET {set_clause(values)} WHERE id = ? RETURNING *",
                 (*values.values(), trigger_id),
             )
-        trigger = decode_row(TriggerRecord, row)
-        if trigger is None:
-            raise RecordNotFound("trigger", trigger_id)
-        return trigger
+        return decode_found(TriggerRecord, row, "trigger", trigger_id)
 
     def delete_trigger(self, trigger_id: str) -> bool:
         with self._db.write() as connection:
@@ -80,6 +86,7 @@ class SqliteTriggers:
     def claim_trigger_fire(
         self, trigger_id: str, expected_next_fire_at: datetime, new_next_fire_at: datetime | None
     ) -> bool:
+        check_fire_time_advances(expected_next_fire_at, new_next_fire_at)
         with self._db.write() as connection:
             claimed = connection.execute(
                 """UPDATE triggers SET next_fire_at = ?, updated_at = ?
@@ -101,7 +108,4 @@ class SqliteTriggers:
                    WHERE id = ? RETURNING *""",
                 (format_timestamp(at or utcnow()), trigger_id),
             )
-        trigger = decode_row(TriggerRecord, row)
-        if trigger is None:
-            raise RecordNotFound("trigger", trigger_id)
-        return trigger
+        return decode_found(TriggerRecord, row, "trigger", trigger_id)

@@ -138,7 +138,10 @@ class SqliteWorkflows:
                 raise VersionConflict(workflow_id, expected_version, current_version)
             if definition is not None:
                 version = WorkflowVersion(
-                    workflow_id=workflow_id, version=current_version + 1, definition=definition, created_at=now
+                    workflow_id=workflow_id,
+                    version=current_version + 1,
+                    definition=definition,
+                    created_at=now,
                 )
                 insert_row(connection, "workflow_versions", encode_record(version, Layout.ROWS))
                 values["current_version"] = version.version

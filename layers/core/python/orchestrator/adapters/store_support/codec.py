@@ -52,7 +52,9 @@ def _encode_values(values: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     return encoded
 
 
-def encode_record(record: BaseModel, layout: Layout, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+def encode_record(
+    record: BaseModel, layout: Layout, *, exclude: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     return _encode_values(record.model_dump(mode=layout.value, exclude=set(exclude) or None), layout)
 
 
@@ -72,7 +74,7 @@ def decode_record(model: type[RecordT], stored: Mapping[str, Any]) -> RecordT:
 @cache
 def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
     info = model.model_fields[name]
-    annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
     return TypeAdapter(annotation)
 
 

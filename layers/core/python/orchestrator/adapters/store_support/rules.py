@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 from orchestrator.domain.lifecycle import check_transition
-from orchestrator.domain.records import ExecutionStatus
+from orchestrator.domain.records import ExecutionStatus, as_timestamp
 
 WORKFLOW_EDITABLE_FIELDS = frozenset({"name", "description", "tags", "is_template"})
 TRIGGER_EDITABLE_FIELDS = frozenset({"name", "config", "is_enabled", "next_fire_at"})
 #: what a transition may set besides the status; identity, input and lineage never change
 TRANSITION_FIELDS = frozenset(
-    {"output", "error", "cause", "started_at", "ended_at", "duration", "claimed_by", "claim_expires_at", "priority"}
+    {
+        "output",
+        "error",
+        "cause",
+        "started_at",
+        "ended_at",
+        "duration",
+        "claimed_by",
+        "claim_expires_at",
+        "priority",
+    }
 )
 
 #: a store retries a compare-and-set that lost a race this many times before reporting the conflict
@@ -32,3 +43,10 @@ def expected_statuses(
     for status in sorted(statuses):
         check_transition(status, to)
     return statuses
+
+
+def check_fire_time_advances(expected_next_fire_at: datetime, new_next_fire_at: datetime | None) -> None:
+    """A claim must move the fire time forward (or end the schedule with None): a claim that left it in
+    place would let every other scheduler claim the same fire time too."""
+    if new_next_fire_at is not None and as_timestamp(new_next_fire_at) <= as_timestamp(expected_next_fire_at):
+        raise ValueError("new_next_fire_at must be later than expected_next_fire_at")

@@ -1,0 +1,421 @@
+"""The public face of the ASL interpreter.
+
+    interpreter = Interpreter(invoke=resolver, clock=FakeClock(), checkpoints=store)
+    result = interpreter.run(machine, {"x": 1})            # blocking
+    handle = interpreter.start(machine, {"x": 1})          # returns at once; handle.wait()
+    interpreter.send_task_success(token, {"ok": True})     # from any thread
+    interpreter.resume_unfinished({machine.arn: machine})  # after a restart
+
+Executions run as coroutines on one event loop owned by the interpreter (a daemon thread), so ``run``
+works from any thread (with or without an event loop of its own) and from many threads at once. A sync
+``invoke`` runs in a thread pool, so Map iterations and Parallel branches call functions concurrently;
+an ``async def`` invoke is awaited on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.adapters.local.memory import MemoryCheckpointStore
+from orchestrator.asl.callbacks import TaskTokenRegistry
+from orchestrator.asl.checkpoints import START, CheckpointWriter, ReplayLog
+from orchestrator.asl.clock import Clock, SystemClock
+from orchestrator.asl.errors import STATES_RUNTIME, STATES_TIMEOUT, StatesError
+from orchestrator.asl.model import StateMachine
+from orchestrator.asl.runtime import Branch, Execution, Invoke, Listener, Scope, race_with_alarm
+from orchestrator.asl.values import exceeds_payload_quota, to_json
+from orchestrator.ports.checkpoints import CheckpointStore
+
+log = logging.getLogger(__name__)
+
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+ABORTED = "ABORTED"
+TIMED_OUT = "TIMED_OUT"
+DEFAULT_ROLE_ARN = "arn:aws:iam::{account}:role/orchestrator-local-states"
+
+
+class ExecutionInputError(ValueError):
+    """The execution input is not JSON, or exceeds the 256 KiB payload quota (StartExecution refuses it)."""
+
+
+class ExecutionAlreadyExists(ValueError):
+    pass
+
+
+class ExecutionDoesNotExist(LookupError):
+    pass
+
+
+@dataclass
+class ExecutionResult:
+    execution_arn: str
+    name: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
+
+    @property
+    def execution_id(self) -> str:
+        return self.execution_arn
+
+
+class ExecutionHandle:
+    """A started execution; ``wait()`` blocks for its result."""
+
+    def __init__(self, execution_arn: str, name: str, future: Future[ExecutionResult]) -> None:
+        self.execution_arn = execution_arn
+        self.name = name
+        self._future = future
+
+    @property
+    def execution_id(self) -> str:
+        return self.execution_arn
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def wait(self, timeout: float | None = None) -> ExecutionResult:
+        return self._future.result(timeout)
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="asl-interpreter-loop", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coroutine: Coroutine[Any, Any, ExecutionResult]) -> Future[ExecutionResult]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def call(self, callback: Any, *args: Any) -> None:
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+class Interpreter:
+    def __init__(
+        self,
+        invoke: Invoke | None = None,
+        clock: Clock | None = None,
+        checkpoints: CheckpointStore | None = None,
+        *,
+        max_workers: int = 64,
+        rng: random.Random | None = None,
+        role_arn: str | None = None,
+    ) -> None:
+        self.invoke = invoke or _no_functions
+        self.clock: Clock = clock or SystemClock()
+        self.checkpoints: CheckpointStore = checkpoints if checkpoints is not None else MemoryCheckpointStore()
+        self.rng = rng or random.Random()
+        self.role_arn = role_arn
+        self._max_workers = max_workers
+        self._tokens = TaskTokenRegistry()
+        self._lock = threading.Lock()
+        self._loop_thread: _LoopThread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._running: dict[str, tuple[Execution, asyncio.Task[Any] | None]] = {}
+        self._abort_requests: dict[str, tuple[str | None, str | None]] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def _ensure_started(self) -> _LoopThread:
+        with self._lock:
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread()
+                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="asl-invoke")
+            return self._loop_thread
+
+    def close(self) -> None:
+        """Stop the event loop and the invoke threads; running executions are abandoned (resumable)."""
+        with self._lock:
+            loop_thread, self._loop_thread = self._loop_thread, None
+            executor, self._executor = self._executor, None
+        if loop_thread is not None:
+            loop_thread.stop()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Interpreter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- executions ----------------------------------------------------------------------------------------------
+
+    def run(
+        self, machine: StateMachine, input: Any = None, name: str | None = None, listener: Listener | None = None
+    ) -> ExecutionResult:
+        """Run an execution to its end and return its result (blocking)."""
+        loop_thread = self._ensure_started()
+        if threading.current_thread() is loop_thread.thread:
+            raise RuntimeError("Interpreter.run cannot be called from the interpreter's own event loop (a listener)")
+        return self.start(machine, input, name=name, listener=listener).wait()
+
+    def start(
+        self, machine: StateMachine, input: Any = None, name: str | None = None, listener: Listener | None = None
+    ) -> ExecutionHandle:
+        """Start an execution and return at once."""
+        loop_thread = self._ensure_started()
+        try:
+            input_json = to_json({} if input is None else input)
+        except (TypeError, ValueError) as invalid:
+            raise ExecutionInputError(f"execution input is not JSON: {invalid}") from None
+        if exceeds_payload_quota(input_json):
+            raise ExecutionInputError("execution input exceeds the maximum size of 262144 bytes")
+        execution_name = name or str(uuid.uuid4())
+        execution_arn = f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{execution_name}"
+        with self._lock:
+            if execution_arn in self._running or (name is not None and self.checkpoints.load(execution_arn)):
+                raise ExecutionAlreadyExists(f"an execution named {execution_name!r} already exists")
+            self._running[execution_arn] = (None, None)  # type: ignore[assignment]  # reserved
+        start_time = self.clock.now()
+        writer = CheckpointWriter(self.checkpoints, execution_arn)
+        writer.add(
+            {
+                "kind": START,
+                "executionArn": execution_arn,
+                "name": execution_name,
+                "stateMachineArn": machine.arn,
+                "definitionHash": machine.definition_hash,
+                "input": input_json,
+                "startTime": start_time.isoformat(),
+            }
+        )
+        writer.flush()  # a started execution is durable: a restart resumes it even before its first state
+        execution = self._execution(machine, execution_arn, execution_name, input_json, start_time, writer, listener)
+        future = loop_thread.submit(self._drive(execution))
+        return ExecutionHandle(execution_arn, execution_name, future)
+
+    def resume_unfinished(
+        self, machines_by_arn: Mapping[str, StateMachine], listener: Listener | None = None
+    ) -> list[ExecutionHandle]:
+        """Resume every execution whose checkpoint log has no end (after a restart).
+
+        Executions of machines not in ``machines_by_arn``, or whose definition changed since they started,
+        are left unfinished (and logged): replaying them against another definition would be wrong.
+        """
+        loop_thread = self._ensure_started()
+        handles = []
+        for execution_arn in self.checkpoints.unfinished():
+            with self._lock:
+                if execution_arn in self._running:
+                    continue
+            records = self.checkpoints.load(execution_arn)
+            if not records:
+                continue
+            replay = ReplayLog.from_records(records)
+            start = replay.start
+            machine = machines_by_arn.get(start["stateMachineArn"])
+            if machine is None:
+                log.warning("cannot resume %s: state machine %s not given", execution_arn, start["stateMachineArn"])
+                continue
+            if machine.definition_hash != start["definitionHash"]:
+                log.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
+                continue
+            with self._lock:
+                self._running[execution_arn] = (None, None)  # type: ignore[assignment]
+            writer = CheckpointWriter(self.checkpoints, execution_arn)
+            execution = self._execution(
+                machine,
+                execution_arn,
+                start["name"],
+                start["input"],
+                datetime.fromisoformat(start["startTime"]),
+                writer,
+                listener,
+                replay,
+            )
+            handles.append(ExecutionHandle(execution_arn, start["name"], loop_thread.submit(self._drive(execution))))
+        return handles
+
+    def _execution(
+        self,
+        machine: StateMachine,
+        execution_arn: str,
+        name: str,
+        input_json: str,
+        start_time: datetime,
+        writer: CheckpointWriter,
+        listener: Listener | None,
+        replay: ReplayLog | None = None,
+    ) -> Execution:
+        assert self._executor is not None
+        return Execution(
+            machine=machine,
+            execution_arn=execution_arn,
+            name=name,
+            input_value=json.loads(input_json),
+            input_json=input_json,
+            start_time=start_time,
+            clock=self.clock,
+            invoke=self.invoke,
+            executor=self._executor,
+            writer=writer,
+            tokens=self._tokens,
+            rng=self.rng,
+            role_arn=self.role_arn or DEFAULT_ROLE_ARN.format(account=machine.account),
+            listener=listener,
+            replay=replay,
+        )
+
+    # -- callbacks and control ------------------------------------------------------------------------------------
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        """Complete a ``.waitForTaskToken`` task. ``output`` is JSON text or a JSON value."""
+        self._tokens.send_success(token, output)
+
+    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        self._tokens.send_failure(token, error, cause)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        self._tokens.send_heartbeat(token)
+
+    def stop(self, execution_id: str, error: str | None = None, cause: str | None = None) -> None:
+        """Abort an execution (ExecutionAborted). An unfinished one that is not running is closed as aborted."""
+        with self._lock:
+            running = self._running.get(execution_id)
+            if running is not None:
+                self._abort_requests[execution_id] = (error, cause)
+        if running is not None:
+            task = running[1]
+            loop_thread = self._loop_thread
+            if task is not None and loop_thread is not None:
+                loop_thread.call(task.cancel)
+            return
+        records = self.checkpoints.load(execution_id)
+        if not records or execution_id not in self.checkpoints.unfinished():
+            raise ExecutionDoesNotExist(f"no running execution {execution_id!r}")
+        CheckpointWriter(self.checkpoints, execution_id).finish(
+            {"status": ABORTED, "error": error, "cause": cause, "stopDate": self.clock.now().isoformat()}
+        )
+
+    # -- the execution coroutine -------------------------------------------------------------------------------------
+
+    async def _drive(self, execution: Execution) -> ExecutionResult:
+        with self._lock:
+            self._running[execution.arn] = (execution, asyncio.current_task())
+            abort_requested = execution.arn in self._abort_requests
+        try:
+            if abort_requested:  # stop() arrived before the coroutine started
+                raise asyncio.CancelledError
+            return await self._run(execution)
+        except asyncio.CancelledError:
+            with self._lock:
+                abort = self._abort_requests.pop(execution.arn, None)
+            if abort is None:
+                raise  # the interpreter is shutting down: leave the execution resumable
+            return self._finish(execution, ABORTED, error=abort[0], cause=abort[1])
+        finally:
+            with self._lock:
+                self._running.pop(execution.arn, None)
+                self._abort_requests.pop(execution.arn, None)
+
+    async def _run(self, execution: Execution) -> ExecutionResult:
+        machine = execution.machine
+        top = Branch("", 0, Scope())
+        execution.emit(
+            top,
+            "ExecutionStarted",
+            "executionStartedEventDetails",
+            {"input": execution.input_json, "inputDetails": {"truncated": False}, "roleArn": execution.role_arn},
+        )
+        # As in Step Functions' history, the first state's event does not point back at ExecutionStarted.
+        top.last_event_id = 0
+        top.last_output, top.last_output_json = execution.input_value, execution.input_json
+        deadline = None
+        if machine.timeout_seconds is not None:
+            deadline = execution.timer_deadline(
+                "~execution-timeout", lambda: execution.start_time + timedelta(seconds=machine.timeout_seconds or 0)
+            )
+        try:
+            finished, output = await race_with_alarm(
+                execution.run_graph(machine.graph, execution.input_value, top), execution.clock, deadline
+            )
+        except StatesError as error:
+            return self._finish(execution, FAILED, error=error.error, cause=error.execution_cause(), branch=top)
+        except asyncio.CancelledError:
+            raise
+        except Exception as bug:  # an interpreter defect must still end the execution, visibly
+            log.exception("ASL interpreter error in %s", execution.arn)
+            return self._finish(
+                execution, FAILED, error=STATES_RUNTIME, cause=f"Internal interpreter error: {bug!r}", branch=top
+            )
+        if not finished:
+            return self._finish(
+                execution,
+                TIMED_OUT,
+                error=STATES_TIMEOUT,
+                cause=f"The execution ran longer than its TimeoutSeconds ({machine.timeout_seconds}s).",
+                branch=top,
+            )
+        return self._finish(execution, SUCCEEDED, output_json=top.last_output_json if top.last_output is output else to_json(output), branch=top)
+
+    def _finish(
+        self,
+        execution: Execution,
+        status: str,
+        *,
+        output_json: str | None = None,
+        error: str | None = None,
+        cause: str | None = None,
+        branch: Branch | None = None,
+    ) -> ExecutionResult:
+        branch = branch or Branch("", execution.history[-1]["id"] if execution.history else 0, Scope())
+        if status == SUCCEEDED:
+            execution.emit(
+                branch,
+                "ExecutionSucceeded",
+                "executionSucceededEventDetails",
+                {"output": output_json, "outputDetails": {"truncated": False}},
+            )
+        else:
+            details = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}
+            event_type = {FAILED: "ExecutionFailed", ABORTED: "ExecutionAborted", TIMED_OUT: "ExecutionTimedOut"}[status]
+            details_key = event_type[0].lower() + event_type[1:] + "EventDetails"
+            execution.emit(branch, event_type, details_key, details)
+        stop_date = execution.clock.now()
+        execution.writer.finish(
+            {"status": status, "output": output_json, "error": error, "cause": cause, "stopDate": stop_date.isoformat()}
+        )
+        return ExecutionResult(
+            execution_arn=execution.arn,
+            name=execution.name,
+            status=status,
+            # A fresh copy: the caller may change it without touching the machine's constants.
+            output=json.loads(output_json) if output_json is not None else None,
+            error=error,
+            cause=cause,
+            history=execution.history,
+            start_date=execution.start_time,
+            stop_date=stop_date,
+        )
+
+
+def _no_functions(resource: str, payload: Any) -> Any:
+    raise LookupError(f"no invoke callable was given to the Interpreter: cannot call {resource}")

@@ -1,0 +1,150 @@
+"""The `orchestrator` command: validate, plan, run workflows and raw ASL files on the local engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(name="orchestrator", help="Workflows on AWS Step Functions, and the same on this machine.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+asl_app = typer.Typer(help="Run raw Amazon States Language files on the local interpreter.", no_args_is_help=True)
+app.add_typer(asl_app, name="asl")
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+InputOption = Annotated[str | None, typer.Option("--input", "-i", help="JSON text, or @file with JSON")]
+
+
+def _quiet_powertools() -> None:
+    # The local engine runs the Lambda handlers in-process: their metrics have no CloudWatch to go to.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def _load(file: Path) -> Any:
+    from orchestrator.domain.loader import WorkflowValidationError, load_workflow
+
+    try:
+        return load_workflow(file)
+    except WorkflowValidationError as exc:
+        stderr.print(f"[bold red]{file}: {len(exc.problems)} problem(s)[/]")
+        stderr.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        stderr.print(f"[bold red]{file}: cannot read: {exc.strerror}[/]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="workflow files (YAML or JSON)")]) -> None:
+    """Check workflow files; every problem is reported with its location."""
+    failed = 0
+    for file in files:
+        try:
+            definition = _load(file)
+        except typer.Exit:
+            failed += 1
+            continue
+        stdout.print(f"[green]{file}: ok[/] ({definition.name}, {sum(1 for _ in definition.iter_steps())} steps)")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def plan(
+    file: Path,
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print a Mermaid flowchart")] = False,
+) -> None:
+    """Show the parallel groups the workflow runs in."""
+    from orchestrator.domain import planner
+
+    definition = _load(file)
+    if mermaid:
+        stdout.print(planner.mermaid(definition), markup=False, highlight=False)
+        return
+    for index, group in enumerate(planner.plan(definition), start=1):
+        steps = ", ".join(f"{step.id} ({step.type})" for step in group)
+        stdout.print(f"group {index}: {steps}", markup=False, highlight=False)
+
+
+@app.command()
+def run(
+    file: Path,
+    input: InputOption = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="override a variable: name=value")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the step outputs as JSON")] = False,
+) -> None:
+    """Run a workflow locally, with a live view of its steps. Exit code 0 on success, 1 on failure."""
+    from orchestrator.cli.inputs import parse_json_argument, parse_variables
+    from orchestrator.cli.live_view import LiveStepView
+    from orchestrator.services.local_run import local_engine
+
+    _quiet_powertools()
+    definition = _load(file)
+    execution_input = parse_json_argument(input, option="--input")
+    variables = parse_variables(var or [])
+    engine = local_engine()
+    with LiveStepView(definition, stderr) as view:
+        result = engine.run(definition, execution_input, variables=variables, workflow_dir=file.resolve().parent,
+                            on_step=view.on_step)
+    if as_json:
+        print(json.dumps(result.outputs(), indent=2, default=str, ensure_ascii=False))
+    if result.succeeded:
+        stderr.print(f"[bold green]{definition.name}: succeeded[/] (execution {result.execution_id})")
+        return
+    stderr.print(f"[bold red]{definition.name}: {result.status.lower()}[/] (execution {result.execution_id})")
+    stderr.print(f"error: {result.error}\ncause: {result.cause}", markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of workflow files (for editors)."""
+    from orchestrator.domain.schema import workflow_json_schema
+
+    print(json.dumps(workflow_json_schema(), indent=2, ensure_ascii=False))
+
+
+@asl_app.command("run")
+def asl_run(definition: Path, input: InputOption = None) -> None:
+    """Run an ASL file. Prints the output JSON, or the error and cause (exit code 1)."""
+    from orchestrator.asl import AslDefinitionError, load_state_machine
+    from orchestrator.cli.inputs import parse_json_argument
+    from orchestrator.services.local_run import local_interpreter
+
+    _quiet_powertools()
+    execution_input = parse_json_argument(input, option="--input")
+    try:
+        text = definition.read_text(encoding="utf-8")
+    except OSError as exc:
+        stderr.print(f"[bold red]{definition}: cannot read: {exc.strerror}[/]")
+        raise typer.Exit(2) from None
+    try:
+        machine = load_state_machine(text)
+    except AslDefinitionError as exc:
+        stderr.print(f"[bold red]{definition}: invalid state machine[/]")
+        stderr.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    result = local_interpreter().run(machine, execution_input)
+    if result.status == "SUCCEEDED":
+        print(json.dumps(result.output, indent=2, ensure_ascii=False))
+        return
+    print(json.dumps({"status": result.status, "error": result.error, "cause": result.cause}, indent=2,
+                     ensure_ascii=False))
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
