@@ -1,5 +1,5 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for the email step's tests: plain, STARTTLS, implicit TLS,
-with or without AUTH, and a self-signed certificate made on the spot.
+with or without AUTH, and a self-signed certificate for ``localhost`` made on the spot.
 
     server = SmtpServer(security="starttls", cert=make_cert(tmp_path), users={"bot": "s3cret"}).start()
     server.port, server.messages[0].message["Subject"], server.messages[0].rcpt_tos
@@ -8,10 +8,8 @@ with or without AUTH, and a self-signed certificate made on the spot.
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
-import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -22,46 +20,19 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from support.tls import self_signed
+
 
 @dataclass
 class Cert:
-    cert_file: Path
-    key_file: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert_file, self.key_file)
-        return context
+    cert_file: Path  # what a client trusts (the step's ca_file)
+    server_context: ssl.SSLContext
 
 
 def make_cert(directory: Path) -> Cert:
-    """A self-signed certificate for 127.0.0.1 and localhost (the test trusts it via ca_file)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "smtp-cert.pem", directory / "smtp-key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return Cert(cert_file, key_file)
+    """A self-signed certificate for ``localhost`` (tests/support/tls.py), served by the SMTP server."""
+    server_context, _client_context = self_signed(directory, "localhost")
+    return Cert(cert_file=directory / "localhost.crt", server_context=server_context)
 
 
 @dataclass
@@ -120,10 +91,10 @@ class SmtpServer:
         kwargs: dict[str, Any] = {}
         if security == "starttls":
             assert cert is not None
-            kwargs.update(tls_context=cert.server_context(), require_starttls=True)
+            kwargs.update(tls_context=cert.server_context, require_starttls=True)
         elif security == "tls":
             assert cert is not None
-            kwargs.update(ssl_context=cert.server_context())
+            kwargs.update(ssl_context=cert.server_context)
         if users is not None:
             # AUTH required before MAIL, and only over TLS; aiosmtpd only sees STARTTLS as TLS, so with
             # implicit TLS (where the whole connection is encrypted) its own check must be off

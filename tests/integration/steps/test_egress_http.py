@@ -17,6 +17,7 @@ from orchestrator.steps.egress import EgressPolicy, GuardedTransport
 from orchestrator.steps.http import HttpConfig, HttpExecutor
 from orchestrator.steps.webhook import WebhookConfig, WebhookExecutor
 from support.local_http import LocalHttpServer, Reply
+from support.tls import self_signed
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +115,24 @@ def test_connection_goes_to_the_checked_address(local_http: LocalHttpServer):
     transport = GuardedTransport(EgressPolicy(), resolver=rebinding_resolver)
     with httpx.Client(transport=transport) as client, pytest.raises(StepError, match="169.254.169.254"):
         client.get(f"http://rebind.test:{local_http.port}/rebind")
+
+
+@pytest.mark.parametrize(("cert_host", "ok"), [("service.test", True), ("other.test", False)])
+def test_tls_verifies_the_url_host_while_connecting_to_the_checked_address(tmp_path, cert_host: str, ok: bool):
+    # Given an HTTPS server on 127.0.0.1 whose certificate names cert_host, and a resolver for service.test
+    server_tls, client_tls = self_signed(tmp_path, cert_host)
+    server = LocalHttpServer(tls=server_tls).start()
+    server.route("GET", "/secure", Reply(200, body="over tls"))
+    transport = GuardedTransport(EgressPolicy(), resolver=lambda host, port: ["127.0.0.1"], verify=client_tls)
+    try:
+        with httpx.Client(transport=transport) as client:
+            url = f"https://service.test:{server.port}/secure"
+            if ok:
+                # When the certificate matches the URL's host / Then the request succeeds
+                assert client.get(url).text == "over tls"
+            else:
+                # When it names another host / Then verification fails: connecting by IP did not disable it
+                with pytest.raises(httpx.ConnectError, match="certificate|hostname"):
+                    client.get(url)
+    finally:
+        server.stop()

@@ -107,7 +107,8 @@ def test_html_only_message(plain_server: SmtpServer) -> None:
 
 def test_starttls_with_auth_trusting_the_test_ca(starttls_server: SmtpServer, cert: Cert) -> None:
     # Given a server that requires STARTTLS and AUTH, and a step trusting its self-signed certificate
-    config = base(starttls_server.port, security="starttls", username="bot", password=PASSWORD,
+    # (issued for localhost: the name is what TLS verifies)
+    config = base(starttls_server.port, host="localhost", security="starttls", username="bot", password=PASSWORD,
                   ca_file=str(cert.cert_file))
 
     # When the step sends
@@ -143,7 +144,7 @@ def test_untrusted_certificate_is_not_retryable(starttls_server: SmtpServer) -> 
 def test_wrong_password_fails_not_retryable_without_the_password(starttls_server: SmtpServer, cert: Cert) -> None:
     # Given a wrong password
     wrong = "not-the-" + PASSWORD
-    config = base(starttls_server.port, security="starttls", username="bot", password=wrong,
+    config = base(starttls_server.port, host="localhost", security="starttls", username="bot", password=wrong,
                   ca_file=str(cert.cert_file))
     # When the step sends
     with pytest.raises(StepError) as caught:
@@ -151,7 +152,7 @@ def test_wrong_password_fails_not_retryable_without_the_password(starttls_server
     # Then it is an authentication failure, not retryable, and the password appears nowhere
     error = caught.value
     assert error.error == "Email.AuthFailed" and not error.retryable
-    assert f"127.0.0.1:{starttls_server.port}" in error.cause
+    assert f"localhost:{starttls_server.port}" in error.cause
     assert wrong not in error.cause and wrong not in str(error)
 
 
@@ -274,8 +275,8 @@ def test_password_from_the_secret_of_the_same_name(starttls_server: SmtpServer, 
     def render(value: object) -> object:
         return secrets[str(value).removeprefix("{{secrets.").removesuffix("}}")]
 
-    config = EmailConfig.model_validate(base(starttls_server.port, security="starttls", username="bot",
-                                             ca_file=str(cert.cert_file)))
+    config = EmailConfig.model_validate(base(starttls_server.port, host="localhost", security="starttls",
+                                             username="bot", ca_file=str(cert.cert_file)))
     ctx = StepContext(execution_id="e", step_id="notify", render=render)
     # When the step sends
     EmailExecutor().execute(config, {}, ctx)

@@ -135,7 +135,7 @@ def test_long_retry_after_is_left_to_the_retry_policy(fake: FakeOpenAI) -> None:
 
 def test_server_error_is_retryable(fake: FakeOpenAI) -> None:
     # Given only 500s
-    fake.script(error(500, "boom"), error(500, "boom"))
+    fake.script(error(500, "boom", headers={"Retry-After": "0"}), error(500, "boom"))
     # When the step runs with one in-step retry
     with pytest.raises(StepError) as caught:
         run(fake, prompt="hi", max_retries=1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,14 @@ def test_list_queries_use_indexes(store: SqliteStore) -> None:
         "2024",
     )
     assert "workflow_tags" in plan("SELECT workflow_id FROM workflow_tags WHERE tag = ?", "etl")
+
+
+def test_the_connections_of_finished_threads_are_released(store: SqliteStore) -> None:
+    # Given twenty short-lived threads that each used the store (one connection per thread)
+    for _ in range(20):
+        worker = threading.Thread(target=store.stats)
+        worker.start()
+        worker.join()
+    gc.collect()
+    # Then only the connection of the thread still alive (this one) remains open
+    assert len(store._db._open_connections) == 1

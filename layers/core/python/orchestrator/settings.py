@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     secrets_backend: Literal["env", "ssm", "secretsmanager"] = "env"
     secrets_env_prefix: str = Field(default="", description="Prefix of environment variables that hold secrets.")
     blob_threshold_bytes: int = 200 * 1024
+    blob_bucket: str | None = Field(default=None, description="S3 bucket for large step outputs (cloud); else the store.")
     egress_allow: list[str] = Field(default_factory=list, description="If set, only these hosts/CIDRs are reachable.")
     egress_deny_metadata: bool = True
 

@@ -183,10 +183,7 @@ class StateRun:
         """Finish the state: size quota, variable assignment, the Exited event."""
         state = self.state
         known = self.known
-        if known is not None and known[0] is output:
-            output_json = known[1]
-        else:
-            output_json = self.branch.to_json(output)
+        output_json = known[1] if known is not None and known[0] is output else self.branch.to_json(output)
         execution = self.execution
         if execution.exceeds_quota(output_json):
             raise self.fail(execution.data_limit_error(state.name))
@@ -358,7 +355,7 @@ class Execution:
         await self.clock.sleep_until(deadline)
 
     async def sleep_until(self, key: str, deadline: datetime) -> None:
-        self.timer_deadline(key, lambda: deadline)
+        deadline = self.timer_deadline(key, lambda: deadline)
         self.writer.flush()
         await self.clock.sleep_until(deadline)
 
@@ -427,7 +424,8 @@ async def race_with_alarm(work: Awaitable[Any], clock: Clock, deadline: datetime
     finally:
         if not alarm_task.done():
             alarm_task.cancel()
-    if work_task.done():
+    # The alarm wins a tie: with a FakeClock the work may advance time past the deadline and then finish.
+    if work_task.done() and not (alarm_task.done() and not alarm_task.cancelled()):
         return True, work_task.result()
     await _cancel_and_settle(work_task)
     return False, None

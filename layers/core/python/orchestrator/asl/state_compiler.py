@@ -345,7 +345,7 @@ class StateCompiler:
 
     def _jsonpath_task(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
         kind, resource = self._resource(raw, location)
-        if kind == INVOKE or kind == INVOKE_CALLBACK:
+        if kind in (INVOKE, INVOKE_CALLBACK):
             self._check_invoke_parameters(raw.get("Parameters"), f"{location}.Parameters", dynamic_suffix=".$")
         timeout = self._duration(raw, "TimeoutSeconds", location, jsonata=False)
         heartbeat = self._duration(raw, "HeartbeatSeconds", location, jsonata=False)
@@ -376,6 +376,8 @@ class StateCompiler:
             return INVOKE_CALLBACK, resource
         if _LAMBDA_FUNCTION_ARN.fullmatch(resource):
             return FUNCTION, resource
+        if "${" in resource:
+            return None, resource  # an unresolved placeholder, already reported by the loader
         if ":activity:" in resource:
             reason = "activities are not supported by the local interpreter"
         elif resource.startswith("arn:aws:states:::lambda:invoke."):

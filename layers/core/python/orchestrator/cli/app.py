@@ -16,8 +16,8 @@ app = typer.Typer(name="orchestrator", help="Workflows on AWS Step Functions, an
 asl_app = typer.Typer(help="Run raw Amazon States Language files on the local interpreter.", no_args_is_help=True)
 app.add_typer(asl_app, name="asl")
 
-stdout = Console()
-stderr = Console(stderr=True)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 InputOption = Annotated[str | None, typer.Option("--input", "-i", help="JSON text, or @file with JSON")]
 
@@ -26,7 +26,9 @@ def _quiet_powertools() -> None:
     # The local engine runs the Lambda handlers in-process: their metrics have no CloudWatch to go to.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from orchestrator.observability import logger
+
+    logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
 
 
 def _load(file: Path) -> Any:
@@ -95,6 +97,7 @@ def run(
     with LiveStepView(definition, stderr) as view:
         result = engine.run(definition, execution_input, variables=variables, workflow_dir=file.resolve().parent,
                             on_step=view.on_step)
+    stderr.print()
     if as_json:
         print(json.dumps(result.outputs(), indent=2, default=str, ensure_ascii=False))
     if result.succeeded:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.domain.workflow import WorkflowDefinition
-from orchestrator.observability import logger
+from orchestrator.observability import logger, metrics
 from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.secrets import Secrets
 from orchestrator.ports.step_results import StepResultStore
@@ -69,6 +70,13 @@ class StepRunnerPorts:
 
 
 def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
+    outcome = _run_step(request, ports)
+    # one metric per outcome: StepSucceeded, StepFailed, StepRetry, StepSkipped
+    metrics.add_metric(name=f"Step{outcome.status.capitalize()}", unit=MetricUnit.Count, value=1)
+    return outcome
+
+
+def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
     execution_id, step_id, attempt = request.execution.id, request.step.id, request.attempt
     records = StepRecords(ports.results, ports.blobs, execution_id, ports.inline_limit)
     context = records.context()

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import Field, ValidationError
 
 from orchestrator.domain.durations import Duration, parse_duration
+from orchestrator.observability import logger
 from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.agent_profiles import AgentProfile, load_profile
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult, StepTimeout
@@ -182,16 +183,24 @@ class AgentExecutor:
             summary["step"] = tool.step_id
             arguments = _arguments(function.get("arguments"))
             output = self._run_step(tool.step_id, arguments, ctx, deadline)
-        except StepTimeout:
-            raise  # the agent's own time is up: nothing left to feed back to
         except StepError as exc:
-            cause = ctx.mask(exc.cause)
-            ctx.log(f"tool {name!r} failed: {exc.error}: {cause}")
-            summary.update(ok=False, error=exc.error, seconds=round(time.monotonic() - began, 3))
-            return json.dumps({"error": exc.error, "cause": cause}), summary
+            if isinstance(exc, StepTimeout) and deadline is not None and time.monotonic() >= deadline:
+                raise  # the agent's own time is up: nothing left to feed an answer to
+            return self._failed(name, exc.error, exc.cause, summary, began, ctx)
+        except Exception as exc:  # a bug in a tool's executor must not end the agent without the model knowing
+            logger.exception("agent tool raised an unexpected error", extra={"step_id": ctx.step_id, "tool": name})
+            return self._failed(name, "Agent.ToolFailed", f"{type(exc).__name__}: {exc}", summary, began, ctx)
         summary.update(ok=True, seconds=round(time.monotonic() - began, 3))
         # a response may echo a credential the tool step sent: the model must not receive it
         return ctx.mask(dumps_for_model(json_safe(output), TOOL_RESULT_CHARS)), summary
+
+    @staticmethod
+    def _failed(name: str, error: str, cause: str, summary: dict[str, Any], began: float,
+                ctx: StepContext) -> tuple[str, dict[str, Any]]:
+        cause = ctx.mask(cause)
+        ctx.log(f"tool {name!r} failed: {error}: {cause}")
+        summary.update(ok=False, error=error, seconds=round(time.monotonic() - began, 3))
+        return json.dumps({"error": error, "cause": cause}), summary
 
     @staticmethod
     def _run_step(step_id: str, arguments: dict[str, Any], ctx: StepContext, deadline: float | None) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -174,7 +175,7 @@ class GuardedTransport(httpx.HTTPTransport):
         *,
         resolver: Resolver = system_resolver,
         limits: httpx.Limits | None = None,
-        verify: bool = True,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
         super().__init__(verify=verify, limits=limits, trust_env=False)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,17 @@ from orchestrator.adapters.sqlite.schema import migrate
 IN_MEMORY = ":memory:"
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (sqlite3.Connection itself cannot): the registry of
+    open connections must not keep a finished thread's connection alive."""
+
+
 class Database:
     def __init__(self, path: Path | str, *, busy_timeout_seconds: float = 10.0) -> None:
         self.path = str(path)
         self._busy_timeout_ms = int(busy_timeout_seconds * 1000)
         self._local = threading.local()
-        self._open_connections: list[sqlite3.Connection] = []
+        self._open_connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._registry_lock = threading.Lock()
         self._shared: sqlite3.Connection | None = None
         # Serialises use of the shared in-memory connection; file databases need no lock of ours.
@@ -45,7 +51,11 @@ class Database:
         # isolation_level=None: no implicit transactions; this class issues BEGIN/COMMIT itself.
         # check_same_thread=False only so that close() may close every thread's connection.
         connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+            factory=_Connection,
         )
         connection.row_factory = sqlite3.Row
         connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
@@ -56,7 +66,7 @@ class Database:
         connection.execute("PRAGMA synchronous = NORMAL")
         migrate(connection)
         with self._registry_lock:
-            self._open_connections.append(connection)
+            self._open_connections.add(connection)
         return connection
 
     def connection(self) -> sqlite3.Connection:
@@ -104,7 +114,7 @@ class Database:
 
     def close(self) -> None:
         with self._registry_lock:
-            connections, self._open_connections = self._open_connections, []
+            connections, self._open_connections = list(self._open_connections), weakref.WeakSet()
         for connection in connections:
             with contextlib.suppress(sqlite3.ProgrammingError):
                 connection.close()

@@ -37,9 +37,8 @@ class FanOut:
     def _threshold_exceeded(self, failed: int) -> bool:
         if self.tolerated_count is not None and failed > self.tolerated_count:
             return True
-        if self.tolerated_percentage is not None and self.count and failed * 100.0 / self.count > self.tolerated_percentage:
-            return True
-        return False
+        percentage = self.tolerated_percentage
+        return percentage is not None and failed * 100.0 / self.count > percentage
 
     async def run(self, child: Callable[[int], Awaitable[Any]]) -> list[Any]:
         results: list[Any] = [None] * self.count
