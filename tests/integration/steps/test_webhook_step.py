@@ -90,9 +90,8 @@ def test_idempotency_key_is_stable_across_attempts_and_distinct_per_step(local_h
     local_http.route("POST", "/hook", Reply(200))
     other_step = run(config, ctx=StepContext("exec-7", "notify-2")).output["idempotency_key"]
     other_exec = run(config, ctx=StepContext("exec-8", "notify")).output["idempotency_key"]
-    looped = StepContext("exec-7", "notify")
-    looped.loop_index = 3  # type: ignore[attr-defined]  # set by the step runner inside loops
-    in_loop = run(config, ctx=looped).output["idempotency_key"]
+    # (inside loops the step runner names the step by its full key, one per iteration)
+    in_loop = run(config, ctx=StepContext("exec-7", "fan[3].notify")).output["idempotency_key"]
     assert len({keys[0], other_step, other_exec, in_loop}) == 4
 
 

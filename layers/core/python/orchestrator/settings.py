@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     mongodb_uri: str | None = None
     secrets_backend: Literal["env", "ssm", "secretsmanager"] = "env"
     secrets_env_prefix: str = Field(default="", description="Prefix of environment variables that hold secrets.")
+    secrets_path_prefix: str = Field(default="", description="SSM / Secrets Manager name prefix, e.g. /orchestrator/prod/.")
+    secrets_max_age_seconds: int = Field(default=300, ge=0, description="How long a fetched secret is cached.")
     blob_threshold_bytes: int = 200 * 1024
     blob_bucket: str | None = Field(default=None, description="S3 bucket for large step outputs (cloud); else the store.")
     egress_allow: list[str] = Field(default_factory=list, description="If set, only these hosts/CIDRs are reachable.")

@@ -34,9 +34,8 @@ def build_secrets(settings: Settings) -> Secrets:
 
         return EnvSecrets(prefix=settings.secrets_env_prefix)
     # AWS adapters import boto3 (the optional "aws" extra): only when configured.
-    # Settings has no path prefix / cache age fields yet; these defaults hold until it does.
-    prefix = getattr(settings, "secrets_path_prefix", "")
-    max_age = getattr(settings, "secrets_max_age_seconds", 300)
+    prefix = settings.secrets_path_prefix
+    max_age = settings.secrets_max_age_seconds
     if settings.secrets_backend == "ssm":
         from orchestrator.adapters.aws.parameter_secrets import ParameterStoreSecrets
 

@@ -81,7 +81,7 @@ def execute_step(step: Any, scope: Mapping[str, Any], env: StepEnvironment, atte
 
         result = run_nested(step, scope, env, key)
     else:
-        result = _leaf(step, scope, env, attempt)
+        result = _leaf(step, scope, env, attempt, key)
     result.started_at = result.started_at or started
     result.finished_at = time.time()
     if step.output_mapping:
@@ -98,7 +98,7 @@ def _condition(step: Any, scope: Mapping[str, Any]) -> StepResult:
     return StepResult(output={"result": truthy(value), "value": value})
 
 
-def _leaf(step: Any, scope: Mapping[str, Any], env: StepEnvironment, attempt: int) -> StepResult:
+def _leaf(step: Any, scope: Mapping[str, Any], env: StepEnvironment, attempt: int, key: str) -> StepResult:
     executor = get_executor(step.type)
     if executor is None:
         raise StepError("Step.UnknownType", f"step '{step.id}': no executor for type '{step.type}'", retryable=False)
@@ -111,7 +111,8 @@ def _leaf(step: Any, scope: Mapping[str, Any], env: StepEnvironment, attempt: in
         raise StepError("Step.InvalidConfig", env.mask(f"step '{step.id}': {problems}"), retryable=False) from None
     ctx = StepContext(
         execution_id=env.execution_id,
-        step_id=step.id,
+        # the full key ("score[3].weigh" inside a loop): idempotency keys differ per iteration
+        step_id=key,
         attempt=attempt,
         workflow_dir=env.workflow_dir,
         timeout_seconds=step.timeout,

@@ -70,10 +70,9 @@ def sign(secret: str, timestamp: str, body: str) -> str:
 
 
 def idempotency_key(ctx: StepContext) -> str:
-    """Derived from what identifies this step execution, never from the attempt number."""
-    loop_index = getattr(ctx, "loop_index", None)  # the step runner sets it inside loop iterations
-    parts = [ctx.execution_id, ctx.step_id] + ([str(loop_index)] if loop_index is not None else [])
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, "\x1f".join(parts)))
+    """Derived from what identifies this step execution, never from the attempt number. Inside a loop
+    the step runner gives the full key as the step id ("notify[3].post"), so iterations differ."""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{ctx.execution_id}\x1f{ctx.step_id}"))
 
 
 class WebhookConfig(StepConfig):
