@@ -23,6 +23,9 @@ ALLOWED = {
     ("running", "timed_out"),
     ("paused", "running"),
     ("paused", "cancelled"),
+    ("paused", "completed"),
+    ("paused", "failed"),
+    ("paused", "timed_out"),
 }
 
 

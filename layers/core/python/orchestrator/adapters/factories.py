@@ -1,12 +1,23 @@
-"""Cached factories: which adapters run is configuration, chosen once per process."""
+"""Cached factories: which adapters run is configuration (Settings), chosen once per process.
+
+Handlers and services ask these for their ports. On the local engine the state machines and the queue
+are the in-process ones of the LocalRuntime, so a handler invoked by the local interpreter talks to the
+same interpreter, queue and store as the server around it.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from orchestrator.ports.blobs import Blobs
+from orchestrator.services.notifier import get_notifier
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from orchestrator.ports.state_machines import StateMachines
+    from orchestrator.services.pause_gate import PauseGatePorts
 
 
 @lru_cache(maxsize=1)
@@ -17,9 +28,17 @@ def get_step_runner_ports() -> StepRunnerPorts:
 def build_step_runner_ports(settings: Settings) -> StepRunnerPorts:
     from orchestrator.adapters.secrets_factory import get_secrets
     from orchestrator.adapters.store_factory import get_store
+    from orchestrator.services.step_sync import StoreExecutionControl, StoreStepObserver
 
     store = get_store(settings)
-    return StepRunnerPorts(store.step_results, _blobs(settings, store.blobs), get_secrets(), settings.blob_threshold_bytes)
+    return StepRunnerPorts(
+        results=store.step_results,
+        blobs=_blobs(settings, store.blobs),
+        secrets=get_secrets(),
+        inline_limit=settings.blob_threshold_bytes,
+        control=StoreExecutionControl(store),
+        observer=StoreStepObserver(store, get_notifier()),
+    )
 
 
 def _blobs(settings: Settings, store_blobs: Blobs) -> Blobs:
@@ -28,3 +47,25 @@ def _blobs(settings: Settings, store_blobs: Blobs) -> Blobs:
 
         return S3Blobs(settings.blob_bucket, prefix="step-outputs/")
     return store_blobs
+
+
+@lru_cache(maxsize=1)
+def get_state_machines() -> StateMachines:
+    settings = get_settings()
+    if settings.engine == "aws":
+        from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines
+
+        return StepFunctionsStateMachines()
+    from orchestrator.adapters.local.runtime import get_local_runtime
+
+    return get_local_runtime().machines
+
+
+@lru_cache(maxsize=1)
+def get_pause_gate_ports() -> PauseGatePorts:
+    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.services.pause_gate import PauseGatePorts
+    from orchestrator.services.step_sync import StoreExecutionControl
+
+    store = get_store(get_settings())
+    return PauseGatePorts(store.step_results, StoreExecutionControl(store), get_state_machines())

@@ -49,24 +49,33 @@ def event_record(key: str, event: dict[str, Any]) -> dict[str, Any]:
 class CheckpointWriter:
     """Buffers an execution's records and appends them to the store in order."""
 
-    __slots__ = ("store", "execution_id", "_buffer")
+    __slots__ = ("store", "execution_id", "_buffer", "closed")
 
     def __init__(self, store: CheckpointStore, execution_id: str) -> None:
         self.store = store
         self.execution_id = execution_id
         self._buffer: list[dict[str, Any]] = []
+        self.closed = False
 
     def add(self, record: dict[str, Any]) -> None:
-        self._buffer.append(record)
+        if not self.closed:
+            self._buffer.append(record)
 
     def flush(self) -> None:
-        if self._buffer:
+        if self._buffer and not self.closed:
             records, self._buffer = self._buffer, []
             self.store.append(self.execution_id, records)
 
     def finish(self, record: dict[str, Any]) -> None:
+        if self.closed:
+            return
         self.flush()
         self.store.finish(self.execution_id, {"kind": END, **record})
+
+    def close(self) -> None:
+        """Write nothing more: the execution is abandoned (process stopping) and stays resumable as logged."""
+        self.closed = True
+        self._buffer = []
 
 
 @dataclass

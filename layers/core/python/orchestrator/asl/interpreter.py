@@ -115,6 +115,8 @@ class _LoopThread:
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 class Interpreter:
@@ -151,11 +153,20 @@ class Interpreter:
             return self._loop_thread
 
     def close(self) -> None:
-        """Stop the event loop and the invoke threads; running executions are abandoned (resumable)."""
+        """Stop the event loop and the invoke threads. Running executions are abandoned: they record
+        nothing more and stay unfinished in the checkpoint store, for ``resume_unfinished``."""
         with self._lock:
             loop_thread, self._loop_thread = self._loop_thread, None
             executor, self._executor = self._executor, None
+            for execution, _task in self._running.values():
+                if execution is not None:
+                    execution.abandon()
         if loop_thread is not None:
+            cancelled = asyncio.run_coroutine_threadsafe(_cancel_all_tasks(), loop_thread.loop)
+            try:
+                cancelled.result(timeout=10)
+            except Exception:  # a task that refuses to unwind must not block the shutdown
+                log.warning("ASL interpreter: some executions did not unwind on close", exc_info=True)
             loop_thread.stop()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -329,8 +340,12 @@ class Interpreter:
             with self._lock:
                 abort = self._abort_requests.pop(execution.arn, None)
             if abort is None:
-                raise  # the interpreter is shutting down: leave the execution resumable
+                execution.abandon()  # the interpreter is shutting down: leave the execution resumable
+                raise
             return self._finish(execution, ABORTED, error=abort[0], cause=abort[1])
+        except BaseException:
+            execution.abandon()  # the process is dying (a BaseException from a function): record no end
+            raise
         finally:
             with self._lock:
                 self._running.pop(execution.arn, None)
@@ -415,6 +430,14 @@ class Interpreter:
             start_date=execution.start_time,
             stop_date=stop_date,
         )
+
+
+async def _cancel_all_tasks() -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _no_functions(resource: str, payload: Any) -> Any:

@@ -272,6 +272,11 @@ class Execution:
         }
         self._machine_context = {"Id": machine.arn, "Name": machine.name}
 
+    def abandon(self) -> None:
+        """The process is going away: record nothing more, tell nobody; the log stays resumable."""
+        self.writer.close()
+        self.listener = None
+
     # -- history -----------------------------------------------------------------------------------------
 
     def emit(

@@ -2,8 +2,8 @@
 
     queued ─► running ⇄ paused
       │         │        │
-      │         ├──► completed | failed | cancelled | timed_out
-      └─────────┴────────┴──► cancelled
+      │         ├────────┴──► completed | failed | cancelled | timed_out
+      └──────────────────────► cancelled
 
 Terminal statuses have no successors: a retry is a new execution (``retry_of`` points back), so history
 is never rewritten.
@@ -26,7 +26,8 @@ TERMINAL_STATUSES: frozenset[ExecutionStatus] = frozenset(
 ALLOWED_TRANSITIONS: Mapping[ExecutionStatus, frozenset[ExecutionStatus]] = {
     QUEUED: frozenset({RUNNING, ExecutionStatus.CANCELLED}),
     RUNNING: frozenset({PAUSED, *TERMINAL_STATUSES}),
-    PAUSED: frozenset({RUNNING, ExecutionStatus.CANCELLED}),
+    # a paused execution ends when the steps that were running at the pause were its last ones
+    PAUSED: frozenset({RUNNING, *TERMINAL_STATUSES}),
     **{status: frozenset() for status in TERMINAL_STATUSES},
 }
 

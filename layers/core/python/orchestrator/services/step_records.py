@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.ports.blobs import Blobs
+from orchestrator.ports.execution_control import StepObserver
 from orchestrator.ports.step_results import StepResultStore
 
 EXECUTION_CONTEXT_KEY = "$execution"
@@ -25,6 +26,7 @@ class StepRecords:
     blobs: Blobs
     execution_id: str
     inline_limit: int = 200 * 1024
+    observer: StepObserver | None = None
 
     def context(self) -> dict[str, Any]:
         record = self.results.get(self.execution_id, EXECUTION_CONTEXT_KEY)
@@ -48,6 +50,8 @@ class StepRecords:
         else:
             record["output"] = output
         self.results.put(self.execution_id, step_key, record)
+        if self.observer is not None:
+            self.observer.step_recorded(self.execution_id, step_key, record)
 
 
 class StepsView(Mapping[str, Any]):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.observability import logger, metrics
 from orchestrator.ports.blobs import Blobs
+from orchestrator.ports.execution_control import ExecutionControl, StepObserver
 from orchestrator.ports.secrets import Secrets
 from orchestrator.ports.step_results import StepResultStore
 from orchestrator.services.nested_steps import RetryLater
@@ -49,7 +50,7 @@ class StepOutcome(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     step_id: str
-    status: Literal["succeeded", "skipped", "failed", "retry"]
+    status: Literal["succeeded", "skipped", "failed", "retry", "paused"]
     attempt: int
     next_attempt: int | None = None
     wait_seconds: int | None = None
@@ -67,6 +68,11 @@ class StepRunnerPorts:
     blobs: Blobs
     secrets: Secrets | None
     inline_limit: int = 200 * 1024
+    control: ExecutionControl | None = None
+    observer: StepObserver | None = None
+
+
+CANCELLED_ERROR = "Orchestrator.Cancelled"
 
 
 def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
@@ -78,7 +84,7 @@ def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
 
 def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
     execution_id, step_id, attempt = request.execution.id, request.step.id, request.attempt
-    records = StepRecords(ports.results, ports.blobs, execution_id, ports.inline_limit)
+    records = StepRecords(ports.results, ports.blobs, execution_id, ports.inline_limit, ports.observer)
     context = records.context()
     definition = WorkflowDefinition.model_validate(context["definition"])
     step = definition.step(step_id)
@@ -86,6 +92,13 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
     previous = records.get(step_id)
     if previous is not None and (previous["status"] in DONE_STATUSES or previous.get("continued")):
         return _outcome_of(step_id, previous)
+    status = ports.control.execution_status(execution_id) if ports.control is not None else None
+    if status == "paused":
+        # no new step starts while paused: the state machine parks this one at its pause gate
+        return StepOutcome(step_id=step_id, status="paused", attempt=attempt)
+    if status == "cancelled":
+        return StepOutcome(step_id=step_id, status="failed", attempt=attempt, error=CANCELLED_ERROR,
+                           cause="the execution was cancelled")
 
     scope = {
         "variables": {**definition.variables, **context.get("variables", {})},
@@ -101,6 +114,7 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
         workflow_steps={s.id: s.model_dump(mode="json", exclude_none=True) for s in definition.steps},
     )
     started = time.time()
+    records.put(step_id, {"status": "running", "attempt": attempt, "started_at": started})
     try:
         skip_reason = _skip_reason(step, scope, records)
         if skip_reason:

@@ -28,6 +28,7 @@ from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.agent_profiles import AgentProfile, load_profile
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult, StepTimeout
 from orchestrator.steps.chat_client import ChatClient, Usage, dumps_for_model
+from orchestrator.steps.config_secrets import secret_lookup
 from orchestrator.steps.egress import EgressPolicy
 from orchestrator.steps.json_safe import json_safe
 
@@ -117,17 +118,13 @@ class AgentExecutor:
 
     @staticmethod
     def _api_key(profile: AgentProfile, ctx: StepContext) -> str | None:
-        """The key named by the profile, resolved through the execution's own secret rendering."""
+        """The key named by the profile, resolved through the execution's own secrets."""
         if profile.api_key_secret is None:
             return None
-        template = "{{secrets." + profile.api_key_secret + "}}"
-        problem = f"secret {profile.api_key_secret!r} named by agent {profile.id!r} as api_key_secret"
-        try:
-            value = ctx.render(template)
-        except Exception as exc:  # the renderer's SecretNotFound, or any backend failure
-            raise StepError("Agent.SecretNotFound", f"{problem} cannot be resolved: {type(exc).__name__}", retryable=False) from None
-        if not isinstance(value, str) or not value or value == template:
-            raise StepError("Agent.SecretNotFound", f"{problem} has no value", retryable=False)
+        value = secret_lookup(ctx)(profile.api_key_secret)
+        if value is None:
+            raise StepError("Agent.SecretNotFound", f"secret {profile.api_key_secret!r}, named by agent "
+                            f"{profile.id!r} as api_key_secret, cannot be resolved", retryable=False)
         return value
 
     @staticmethod

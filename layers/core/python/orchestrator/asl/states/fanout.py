@@ -48,17 +48,22 @@ class FanOut:
         tasks: list[asyncio.Task[None]] = []
         state = {"failure": None, "failed": 0}
 
+        def stop_siblings() -> None:
+            current = asyncio.current_task()
+            for task in tasks:
+                if task is not current and not task.done():
+                    task.cancel()
+
         def abort(error: StatesError) -> None:
             if state["failure"] is None:
                 state["failure"] = error
-                current = asyncio.current_task()
-                for task in tasks:
-                    if task is not current and not task.done():
-                        task.cancel()
+                stop_siblings()
 
         async def run_child(index: int) -> None:
             try:
                 results[index] = await child(index)
+            except asyncio.CancelledError:
+                raise
             except StatesError as error:
                 if error.ends_execution or not self.tolerating:
                     abort(error)
@@ -72,6 +77,10 @@ class FanOut:
                             "The specified tolerated failure threshold was exceeded",
                         )
                     )
+            except BaseException:
+                # Not a state failure (the process is dying): stop the siblings and pass it on.
+                stop_siblings()
+                raise
 
         async def limited(index: int) -> None:
             if semaphore is None:

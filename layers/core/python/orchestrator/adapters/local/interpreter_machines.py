@@ -1,0 +1,128 @@
+"""The StateMachines port on the project's ASL interpreter: Step Functions' API, in-process and durable."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.asl import (
+    ExecutionAlreadyExists,
+    ExecutionHandle,
+    ExecutionResult,
+    Interpreter,
+    StateMachine,
+    TaskDoesNotExist,
+)
+from orchestrator.observability import logger
+from orchestrator.ports.state_machines import (
+    ExecutionDescription,
+    ExecutionNameConflict,
+    ExecutionNotFound,
+    StateMachineNotFound,
+    TaskNotFound,
+)
+
+#: called with the execution's name and its result when an execution ends
+FinishedCallback = Callable[[str, ExecutionResult], None]
+
+
+class LocalStateMachines:
+    def __init__(self, interpreter: Interpreter, machines: list[StateMachine],
+                 on_finished: FinishedCallback | None = None) -> None:
+        self.interpreter = interpreter
+        self._machines = {key: machine for machine in machines for key in (machine.name, machine.arn)}
+        self.on_finished = on_finished
+        self._handles: dict[str, ExecutionHandle] = {}
+        self._lock = threading.Lock()
+
+    def machine(self, state_machine: str) -> StateMachine:
+        try:
+            return self._machines[state_machine]
+        except KeyError:
+            raise StateMachineNotFound(state_machine) from None
+
+    def start_execution(self, state_machine: str, name: str, input: dict[str, Any]) -> str:
+        machine = self.machine(state_machine)
+        try:
+            handle = self.interpreter.start(machine, input, name=name)
+        except ExecutionAlreadyExists:
+            arn = self._arn(machine, name)
+            started = next(iter(self.interpreter.checkpoints.load(arn)), {})
+            if started and json.loads(started.get("input", "null")) != input:
+                raise ExecutionNameConflict(name, arn) from None
+            return arn
+        self._watch(handle)
+        return handle.execution_arn
+
+    def resume_unfinished(self) -> list[str]:
+        """After a restart: every execution the checkpoints say was running goes on where it stopped."""
+        machines = {machine.arn: machine for machine in self._machines.values()}
+        handles = self.interpreter.resume_unfinished(machines)
+        for handle in handles:
+            self._watch(handle)
+        return [handle.name for handle in handles]
+
+    def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
+        if execution_arn not in self._handles and not self.interpreter.checkpoints.load(execution_arn):
+            raise ExecutionNotFound(execution_arn)
+        self.interpreter.stop(execution_arn, error, cause)
+
+    def describe_execution(self, execution_arn: str) -> ExecutionDescription:
+        handle = self._handles.get(execution_arn)
+        if handle is None:
+            raise ExecutionNotFound(execution_arn)
+        if not handle.done():
+            return ExecutionDescription(execution_arn, handle.name, execution_arn.split(":")[-2], "RUNNING", None,
+                                        None, None, None, _start_date(self.interpreter, execution_arn), None)
+        result = handle.wait()
+        return ExecutionDescription(execution_arn, result.name, execution_arn.split(":")[-2], result.status, None,
+                                    result.output, result.error, result.cause, result.start_date, result.stop_date)
+
+    def send_task_success(self, task_token: str, output: Any) -> None:
+        try:
+            self.interpreter.send_task_success(task_token, output)
+        except TaskDoesNotExist as exc:
+            raise TaskNotFound(str(exc)) from None
+
+    def send_task_failure(self, task_token: str, error: str | None = None, cause: str | None = None) -> None:
+        try:
+            self.interpreter.send_task_failure(task_token, error, cause)
+        except TaskDoesNotExist as exc:
+            raise TaskNotFound(str(exc)) from None
+
+    def send_task_heartbeat(self, task_token: str) -> None:
+        try:
+            self.interpreter.send_task_heartbeat(task_token)
+        except TaskDoesNotExist as exc:
+            raise TaskNotFound(str(exc)) from None
+
+    @staticmethod
+    def _arn(machine: StateMachine, name: str) -> str:
+        return f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{name}"
+
+    def _watch(self, handle: ExecutionHandle) -> None:
+        with self._lock:
+            self._handles[handle.execution_arn] = handle
+        threading.Thread(target=self._wait_for, args=(handle,), name=f"watch-{handle.name}", daemon=True).start()
+
+    def _wait_for(self, handle: ExecutionHandle) -> None:
+        try:
+            result = handle.wait()
+        except Exception:  # the interpreter was closed under it: a restart resumes the execution
+            logger.info("execution abandoned at shutdown", extra={"execution": handle.name})
+            return
+        if self.on_finished is None:
+            return
+        try:
+            self.on_finished(handle.name, result)
+        except Exception:
+            logger.exception("recording the end of an execution failed", extra={"execution": handle.name})
+
+
+def _start_date(interpreter: Interpreter, execution_arn: str) -> Any:
+    from datetime import datetime
+
+    started = next(iter(interpreter.checkpoints.load(execution_arn)), {})
+    return datetime.fromisoformat(started["startTime"]) if "startTime" in started else None

@@ -1,0 +1,273 @@
+"""The execution use cases: submit, dispatch, pause, resume, cancel, retry, and finishing.
+
+Executions are saved as ``queued`` first (the outbox) and only then announced on the Queue, so a crash
+between the two leaves a queued execution that the reconciler announces again, never a lost one.
+Dispatch is idempotent: the queued -> running compare-and-set lets one dispatcher win, and the state
+machine's execution name is the execution id, so a duplicate message can never start a second run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orchestrator.domain.lifecycle import TERMINAL_STATUSES, InvalidTransition
+from orchestrator.domain.records import (
+    ExecutionRecord,
+    ExecutionStatus,
+    StepExecutionRecord,
+    WorkflowStatus,
+    utcnow,
+)
+from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.observability import logger
+from orchestrator.ports.queue import Queue, QueueSendError
+from orchestrator.ports.state_machines import ExecutionNotFound, StateMachines
+from orchestrator.ports.store import RecordNotFound, Store
+from orchestrator.services.execution_reuse import downstream_of, reusable_records
+from orchestrator.services.notifier import ExecutionNotifier, get_notifier
+from orchestrator.services.pause_gate import release
+from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY
+from orchestrator.services.step_sync import cancel_unfinished_steps
+from orchestrator.services.workflow_plan import build_plan, execution_context
+
+#: Step Functions' terminal statuses -> the control plane's
+_FINAL_STATUS = {
+    "SUCCEEDED": ExecutionStatus.COMPLETED,
+    "FAILED": ExecutionStatus.FAILED,
+    "TIMED_OUT": ExecutionStatus.TIMED_OUT,
+    "ABORTED": ExecutionStatus.CANCELLED,
+}
+_NOT_STARTABLE = frozenset({WorkflowStatus.PAUSED, WorkflowStatus.ARCHIVED})
+
+
+class WorkflowNotRunnable(Exception):
+    """The workflow cannot start executions now (paused, archived or deleted)."""
+
+    def __init__(self, workflow_id: str, status: str) -> None:
+        super().__init__(f"workflow '{workflow_id}' is {status}; it cannot be executed")
+        self.workflow_id = workflow_id
+        self.status = status
+
+
+@dataclass
+class ExecutionService:
+    store: Store
+    queue: Queue
+    machines: StateMachines
+    #: the workflow state machine, as the StateMachines adapter names it (an ARN in the cloud)
+    state_machine: str
+    notifier: ExecutionNotifier = field(default_factory=get_notifier)
+    #: seed 002's max_concurrent: executions running at once; beyond it they wait, queued
+    max_concurrent: int | None = None
+    max_concurrent_per_workflow: int | None = None
+
+    # -- starting ------------------------------------------------------------------------------------------
+
+    def submit(self, workflow_id: str, *, input: Any = None, priority: int = 0, owner_id: str | None = None,
+               trigger_id: str | None = None, version: int | None = None, retry_of: str | None = None,
+               ) -> ExecutionRecord:
+        workflow = self.store.get_workflow(workflow_id)
+        if workflow is None:
+            raise RecordNotFound("workflow", workflow_id)
+        if workflow.status in _NOT_STARTABLE:
+            raise WorkflowNotRunnable(workflow_id, workflow.status.value)
+        pinned = version or workflow.current_version
+        if self.store.get_workflow_version(workflow_id, pinned) is None:
+            raise RecordNotFound("workflow version", f"{workflow_id}@{pinned}")
+        record = self.store.create_execution(ExecutionRecord(
+            workflow_id=workflow_id, workflow_version=pinned, owner_id=owner_id or workflow.owner_id,
+            input=input if input is not None else {}, priority=priority, trigger_id=trigger_id, retry_of=retry_of,
+        ))
+        self.announce(record)
+        return record
+
+    def announce(self, record: ExecutionRecord) -> None:
+        """Puts a queued execution on the queue; a failed send leaves it to the reconciler."""
+        try:
+            self.queue.send(record.id, priority=record.priority)
+        except QueueSendError:
+            logger.warning("execution saved but not enqueued; the reconciler will", extra={"execution_id": record.id})
+        self.notifier.notify(record.id)
+
+    def dispatch(self, execution_id: str) -> bool:
+        """Starts a queued execution's state machine. False when it is not queued (a duplicate message)."""
+        record = self.store.get_execution(execution_id)
+        if record is None:
+            logger.warning("dispatch of an unknown execution", extra={"execution_id": execution_id})
+            return False
+        if record.status is not ExecutionStatus.QUEUED:
+            return False
+        if self._at_capacity(record.workflow_id):
+            return False  # stays queued; announced again when a running execution ends
+        definition = self._definition(record.workflow_id, record.workflow_version)
+        self._prepare(record, definition)
+        try:
+            self.store.transition(execution_id, {ExecutionStatus.QUEUED}, ExecutionStatus.RUNNING, started_at=utcnow())
+        except InvalidTransition:
+            return False  # another dispatcher, or a cancel, got there first
+        self.notifier.notify(execution_id)
+        self.start_machine(execution_id, definition)
+        return True
+
+    def start_machine(self, execution_id: str, definition: WorkflowDefinition) -> None:
+        try:
+            self.machines.start_execution(self.state_machine, execution_id, build_plan(definition, execution_id))
+        except Exception as exc:
+            logger.exception("cannot start the state machine", extra={"execution_id": execution_id})
+            self.finish(execution_id, "FAILED", error="Orchestrator.StartFailed", cause=f"{type(exc).__name__}: {exc}")
+
+    def _prepare(self, record: ExecutionRecord, definition: WorkflowDefinition) -> None:
+        results = self.store.step_results
+        if results.get(record.id, EXECUTION_CONTEXT_KEY) is not None:
+            return  # prepared by an earlier delivery of the same message
+        reused = self._reuse_for(record) if record.retry_of else {}
+        for key, stored in reused.items():
+            results.put(record.id, key, stored)
+        # written last: its presence means the execution is fully prepared
+        results.put(record.id, EXECUTION_CONTEXT_KEY, execution_context(definition, record.input))
+
+    def _reuse_for(self, record: ExecutionRecord) -> dict[str, dict[str, Any]]:
+        original = self.store.get_execution(record.retry_of or "")
+        if original is None:
+            return {}
+        plan = self.store.step_results.get(record.id, "$retry") or {}
+        old = self._definition(original.workflow_id, original.workflow_version)
+        new = self._definition(record.workflow_id, record.workflow_version)
+        rerun = downstream_of(old, plan["from_step"]) if plan.get("from_step") else set()
+        return reusable_records(self.store.step_results.all(original.id), old, new, rerun=rerun)
+
+    # -- control -------------------------------------------------------------------------------------------
+
+    def pause(self, execution_id: str) -> ExecutionRecord:
+        record = self.store.transition(execution_id, {ExecutionStatus.RUNNING}, ExecutionStatus.PAUSED)
+        self.notifier.notify(execution_id)
+        return record
+
+    def resume(self, execution_id: str) -> ExecutionRecord:
+        record = self.store.transition(execution_id, {ExecutionStatus.PAUSED}, ExecutionStatus.RUNNING)
+        release(execution_id, self.store.step_results, self.machines)
+        self.notifier.notify(execution_id)
+        return record
+
+    def cancel(self, execution_id: str) -> ExecutionRecord:
+        before = self._get(execution_id)
+        record = self.store.transition(
+            execution_id, {ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED},
+            ExecutionStatus.CANCELLED, ended_at=utcnow(), error="Orchestrator.Cancelled",
+            cause="cancelled by request", duration=_duration(before),
+        )
+        if before.status is not ExecutionStatus.QUEUED:
+            release(execution_id, self.store.step_results, self.machines, cancelled=True)
+            try:
+                self.machines.stop_execution(self.execution_arn(execution_id), "Orchestrator.Cancelled",
+                                             "cancelled by request")
+            except ExecutionNotFound:
+                pass  # never started, or already gone
+        cancel_unfinished_steps(self.store, execution_id)
+        self.notifier.notify(execution_id)
+        return record
+
+    def retry(self, execution_id: str, *, version: Literal["same", "latest"] = "same",
+              from_step: str | None = None) -> ExecutionRecord:
+        """A new execution that reuses the outputs of the steps that succeeded (and did not change)."""
+        original = self._get(execution_id)
+        if original.status not in TERMINAL_STATUSES:
+            raise InvalidTransition(original.status, ExecutionStatus.QUEUED)
+        pinned = None if version == "latest" else original.workflow_version
+        if version == "latest":
+            workflow = self.store.get_workflow(original.workflow_id)
+            if workflow is None:
+                raise RecordNotFound("workflow", original.workflow_id)
+            pinned = workflow.current_version
+        record = self.store.create_execution(ExecutionRecord(
+            workflow_id=original.workflow_id, workflow_version=pinned or original.workflow_version,
+            owner_id=original.owner_id, input=original.input, priority=original.priority, retry_of=original.id,
+        ))
+        if from_step:
+            self.store.step_results.put(record.id, "$retry", {"from_step": from_step})
+        self.announce(record)
+        return record
+
+    def retry_step(self, step_execution_id: str) -> ExecutionRecord:
+        step = self.store.get_step_execution(step_execution_id)
+        if step is None:
+            raise RecordNotFound("step execution", step_execution_id)
+        top_level = step.step_id.split("[", 1)[0].split(".", 1)[0]
+        return self.retry(step.execution_id, from_step=top_level)
+
+    # -- ending ---------------------------------------------------------------------------------------------
+
+    def finish(self, execution_id: str, machine_status: str, *, output: Any = None, error: str | None = None,
+               cause: str | None = None) -> ExecutionRecord | None:
+        """The state machine ended: record it unless the execution already ended (a cancel got there first)."""
+        target = _FINAL_STATUS.get(machine_status)
+        record = self.store.get_execution(execution_id)
+        if target is None or record is None or record.status in TERMINAL_STATUSES:
+            return None
+        try:
+            finished = self.store.transition(
+                execution_id, {ExecutionStatus.RUNNING, ExecutionStatus.PAUSED}, target, ended_at=utcnow(),
+                duration=_duration(record), output=self._outputs(execution_id), error=error, cause=cause,
+            )
+        except InvalidTransition:
+            return None
+        if target is not ExecutionStatus.COMPLETED:
+            cancel_unfinished_steps(self.store, execution_id)
+        self.notifier.notify(execution_id)
+        self._announce_waiting()
+        return finished
+
+    def _at_capacity(self, workflow_id: str) -> bool:
+        if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
+            return False
+        active = self.store.running()
+        if self.max_concurrent is not None and len(active) >= self.max_concurrent:
+            return True
+        per_workflow = self.max_concurrent_per_workflow
+        return per_workflow is not None and sum(r.workflow_id == workflow_id for r in active) >= per_workflow
+
+    def _announce_waiting(self) -> None:
+        """A slot freed up: executions held back by the limits get their turn (highest priority first)."""
+        if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
+            return
+        for record in self.store.queued_older_than(0):
+            self.announce(record)
+
+    def execution_arn(self, execution_id: str) -> str:
+        machine = self.state_machine
+        if machine.startswith("arn:"):
+            return machine.replace(":stateMachine:", ":execution:") + f":{execution_id}"
+        return f"arn:aws:states:local:000000000000:execution:{machine}:{execution_id}"
+
+    def step_executions(self, execution_id: str) -> list[StepExecutionRecord]:
+        return self.store.list_step_executions(execution_id)
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _get(self, execution_id: str) -> ExecutionRecord:
+        record = self.store.get_execution(execution_id)
+        if record is None:
+            raise RecordNotFound("execution", execution_id)
+        return record
+
+    def _definition(self, workflow_id: str, version: int) -> WorkflowDefinition:
+        stored = self.store.get_workflow_version(workflow_id, version)
+        if stored is None:
+            raise RecordNotFound("workflow version", f"{workflow_id}@{version}")
+        return WorkflowDefinition.model_validate(stored.definition)
+
+    def _outputs(self, execution_id: str) -> dict[str, Any]:
+        """Top-level step outputs; large ones stay behind their blob reference."""
+        outputs: dict[str, Any] = {}
+        for key, record in self.store.step_results.all(execution_id).items():
+            if key.startswith("$") or "[" in key or "." in key:
+                continue
+            outputs[key] = {"$ref": record["output_ref"]} if "output_ref" in record else record.get("output")
+        return outputs
+
+
+def _duration(record: ExecutionRecord) -> float | None:
+    if record.started_at is None:
+        return None
+    return max(0.0, (utcnow() - record.started_at).total_seconds())
