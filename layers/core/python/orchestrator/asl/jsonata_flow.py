@@ -60,7 +60,7 @@ class JsonataValue:
 
 
 class JsonataFlow:
-    __slots__ = ("arguments", "output", "assign", "has_result")
+    __slots__ = ("arguments", "output_template", "assign", "has_result")
 
     def __init__(
         self,
@@ -71,7 +71,7 @@ class JsonataFlow:
         has_result: bool = False,
     ) -> None:
         self.arguments = arguments
-        self.output = output
+        self.output_template = output
         self.assign = assign
         self.has_result = has_result
 
@@ -91,8 +91,8 @@ class JsonataFlow:
     def output(self, raw: Any, result: Any, frame: Any) -> tuple[Any, dict[str, Any] | None]:
         states = states_binding(frame, raw, result=result) if self.has_result else states_binding(frame, raw)
         assigned = evaluate(self.assign, frame, states) if self.assign is not None else None
-        if self.output is not None:
-            output = evaluate(self.output, frame, states)
+        if self.output_template is not None:
+            output = evaluate(self.output_template, frame, states)
         else:
             output = result if self.has_result else raw
         return output, assigned

@@ -23,6 +23,9 @@ class Frame(Protocol):
     def variable(self, name: str) -> Any:
         """The variable's value; raises KeyError when it is not defined in scope."""
 
+    def variables(self) -> dict[str, Any]:
+        """Every variable in scope (JSONata binds them all)."""
+
 
 class ReferenceNotFound(LookupError):
     """A reference selected nothing. ``detail`` is the JSONPath engine's message."""

@@ -55,6 +55,14 @@ class Scope:
             scope = scope.parent
         raise KeyError(name)
 
+    def visible(self) -> dict[str, Any]:
+        """Every variable in scope (inner values over outer ones), for JSONata's bindings."""
+        if self.parent is None:
+            return self.values
+        merged = dict(self.parent.visible())
+        merged.update(self.values)
+        return merged
+
     def _outer_defines(self, name: str) -> bool:
         scope = self.parent
         while scope is not None:
@@ -153,6 +161,9 @@ class StateRun:
     def variable(self, name: str) -> Any:
         return self.branch.scope.lookup(name)
 
+    def variables(self) -> dict[str, Any]:
+        return self.branch.scope.visible()
+
     # -- helpers for states --------------------------------------------------------------------------------
 
     @property
@@ -220,6 +231,9 @@ class ItemFrame:
 
     def variable(self, name: str) -> Any:
         return self.run.variable(name)
+
+    def variables(self) -> dict[str, Any]:
+        return self.run.variables()
 
 
 class Execution:

@@ -8,6 +8,8 @@ from typing import Any
 from orchestrator.asl.choice import compile_rule
 from orchestrator.asl.dataflow import JsonPathFlow
 from orchestrator.asl.graph import JSONATA, JSONPATH, check_graph_structure
+from orchestrator.asl.jsonata_compiler import JsonataCompiler
+from orchestrator.asl.jsonata_eval import is_jsonata_expression
 from orchestrator.asl.jsonpath import PathSyntaxError
 from orchestrator.asl.lambda_invoke import INVOKE_PARAMETERS, LAMBDA_INVOKE, LAMBDA_INVOKE_CALLBACK
 from orchestrator.asl.model import StateGraph
@@ -78,6 +80,7 @@ class StateCompiler:
     def __init__(self, problems: list[str], *, region: str) -> None:
         self.problems = problems
         self.region = region
+        self._jsonata = JsonataCompiler(self)
 
     def problem(self, message: str) -> None:
         self.problems.append(message)
@@ -220,7 +223,7 @@ class StateCompiler:
                 self.problem(f"{location}.{key}: invalid variable name {variable!r}")
         return compile_template(value, location, self.problems)
 
-    def _retriers(self, raw: dict[str, Any], location: str) -> tuple[Retrier, ...]:
+    def retriers(self, raw: dict[str, Any], location: str) -> tuple[Retrier, ...]:
         entries = raw.get("Retry", [])
         if not isinstance(entries, list):
             self.problem(f"{location}.Retry: must be an array of Retriers")
@@ -231,7 +234,7 @@ class StateCompiler:
         ]
         return tuple(r for r in compiled if r is not None)
 
-    def _catchers(self, raw: dict[str, Any], location: str, language: str) -> tuple[Catcher, ...]:
+    def catchers(self, raw: dict[str, Any], location: str, language: str) -> tuple[Catcher, ...]:
         entries = raw.get("Catch", [])
         if not isinstance(entries, list):
             self.problem(f"{location}.Catch: must be an array of Catchers")
@@ -344,12 +347,12 @@ class StateCompiler:
         return WaitState(name, next_state, flow, timestamp_path=reference)
 
     def _jsonpath_task(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
-        kind, resource = self._resource(raw, location)
+        kind, resource = self.resource(raw, location)
         if kind in (INVOKE, INVOKE_CALLBACK):
-            self._check_invoke_parameters(raw.get("Parameters"), f"{location}.Parameters", dynamic_suffix=".$")
-        timeout = self._duration(raw, "TimeoutSeconds", location, jsonata=False)
-        heartbeat = self._duration(raw, "HeartbeatSeconds", location, jsonata=False)
-        self._check_heartbeat(timeout, heartbeat, location)
+            self.check_invoke_parameters(raw.get("Parameters"), f"{location}.Parameters", dynamic_suffix=".$")
+        timeout = self.duration(raw, "TimeoutSeconds", location, jsonata=False)
+        heartbeat = self.duration(raw, "HeartbeatSeconds", location, jsonata=False)
+        self.check_heartbeat(timeout, heartbeat, location)
         if kind is None:
             return None
         return TaskState(
@@ -361,11 +364,11 @@ class StateCompiler:
             region=self.region,
             timeout=timeout,
             heartbeat=heartbeat,
-            retriers=self._retriers(raw, location),
-            catchers=self._catchers(raw, location, JSONPATH),
+            retriers=self.retriers(raw, location),
+            catchers=self.catchers(raw, location, JSONPATH),
         )
 
-    def _resource(self, raw: dict[str, Any], location: str) -> tuple[str | None, str]:
+    def resource(self, raw: dict[str, Any], location: str) -> tuple[str | None, str]:
         resource = raw.get("Resource")
         if not isinstance(resource, str):
             self.problem(f"{location}.Resource: missing or not a string")
@@ -392,17 +395,20 @@ class StateCompiler:
         )
         return None, resource
 
-    def _check_invoke_parameters(self, parameters: Any, location: str, dynamic_suffix: str) -> None:
+    def check_invoke_parameters(self, parameters: Any, location: str, dynamic_suffix: str | None) -> None:
+        """lambda:invoke's Parameters (JSONPath, keys may end in ``.$``) or Arguments (JSONata)."""
         if not isinstance(parameters, dict):
-            self.problem(f"{location}: lambda:invoke needs Parameters with a FunctionName")
+            self.problem(f"{location}: lambda:invoke needs a FunctionName")
             return
-        names = {key[: -len(dynamic_suffix)] if key.endswith(dynamic_suffix) else key for key in parameters}
+        names = {
+            key[: -len(dynamic_suffix)] if dynamic_suffix and key.endswith(dynamic_suffix) else key for key in parameters
+        }
         if "FunctionName" not in names:
             self.problem(f"{location}.FunctionName: missing (lambda:invoke needs the function to call)")
         for key in sorted(names - INVOKE_PARAMETERS):
             self.problem(f"{location}.{key}: not a parameter of lambda:invoke")
 
-    def _duration(self, raw: dict[str, Any], key: str, location: str, *, jsonata: bool) -> Duration | None:
+    def duration(self, raw: dict[str, Any], key: str, location: str, *, jsonata: bool) -> Duration | None:
         path_key = f"{key}Path"
         if key in raw and path_key in raw:
             self.problem(f"{location}: has both {key} and {path_key}")
@@ -420,7 +426,7 @@ class StateCompiler:
             return Duration(key, path=reference) if reference is not None else None
         return None
 
-    def _check_heartbeat(self, timeout: Duration | None, heartbeat: Duration | None, location: str) -> None:
+    def check_heartbeat(self, timeout: Duration | None, heartbeat: Duration | None, location: str) -> None:
         if (
             timeout is not None
             and heartbeat is not None
@@ -431,17 +437,17 @@ class StateCompiler:
             self.problem(f"{location}.HeartbeatSeconds: must be smaller than TimeoutSeconds")
 
     def _jsonpath_parallel(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
-        branches = self._branches(raw, location, JSONPATH)
+        branches = self.branches(raw, location, JSONPATH)
         return ParallelState(
             name,
             next_state,
             flow,
             branches=branches,
-            retriers=self._retriers(raw, location),
-            catchers=self._catchers(raw, location, JSONPATH),
+            retriers=self.retriers(raw, location),
+            catchers=self.catchers(raw, location, JSONPATH),
         )
 
-    def _branches(self, raw: dict[str, Any], location: str, language: str) -> tuple[StateGraph, ...]:
+    def branches(self, raw: dict[str, Any], location: str, language: str) -> tuple[StateGraph, ...]:
         branches = raw.get("Branches")
         if not isinstance(branches, list) or not branches:
             self.problem(f"{location}.Branches: must be a non-empty array of state graphs")
@@ -449,7 +455,7 @@ class StateCompiler:
         compiled = [self.graph(branch, f"{location}.Branches[{i}]", language) for i, branch in enumerate(branches)]
         return tuple(graph for graph in compiled if graph is not None)
 
-    def _processor(self, raw: dict[str, Any], location: str, language: str) -> StateGraph | None:
+    def processor(self, raw: dict[str, Any], location: str, language: str) -> StateGraph | None:
         if "ItemProcessor" in raw and "Iterator" in raw:
             self.problem(f"{location}: has both ItemProcessor and Iterator")
         key = "ItemProcessor" if "ItemProcessor" in raw else "Iterator"
@@ -476,7 +482,7 @@ class StateCompiler:
                 self.problem(f"{location}.{key}.{graph_key}: unknown field")
         return self.graph(graph_raw, f"{location}.{key}", language)
 
-    def _count_setting(
+    def count_setting(
         self, raw: dict[str, Any], key: str, location: str, *, allow_fraction: bool = False, upper: float | None = None
     ) -> CountSetting | None:
         path_key = f"{key}Path"
@@ -500,7 +506,7 @@ class StateCompiler:
         return None
 
     def _jsonpath_map(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
-        processor = self._processor(raw, location, JSONPATH)
+        processor = self.processor(raw, location, JSONPATH)
         items_path = None
         if "ItemsPath" in raw:
             items_path = self._reference(raw["ItemsPath"], f"{location}.ItemsPath")
@@ -526,23 +532,26 @@ class StateCompiler:
             items_path=items_path,
             items_expression=None,
             item_selector=item_selector,
-            max_concurrency=self._count_setting(raw, "MaxConcurrency", location),
-            tolerated_count=self._count_setting(raw, "ToleratedFailureCount", location),
-            tolerated_percentage=self._count_setting(
+            max_concurrency=self.count_setting(raw, "MaxConcurrency", location),
+            tolerated_count=self.count_setting(raw, "ToleratedFailureCount", location),
+            tolerated_percentage=self.count_setting(
                 raw, "ToleratedFailurePercentage", location, allow_fraction=True, upper=100
             ),
-            retriers=self._retriers(raw, location),
-            catchers=self._catchers(raw, location, JSONPATH),
+            retriers=self.retriers(raw, location),
+            catchers=self.catchers(raw, location, JSONPATH),
         )
 
-    # -- JSONata (see jsonata_states) --------------------------------------------------------------------------
+    # -- JSONata (see jsonata_compiler) -------------------------------------------------------------------------
 
     def jsonata_state(self, name: str, raw: dict[str, Any], location: str, state_type: str, next_state: str | None) -> Any:
-        self.problem(f"{location}.QueryLanguage: JSONata states are not supported yet")
-        return None
+        return self._jsonata.state(name, raw, location, state_type, next_state)
 
     def jsonata_catcher(self, entry: dict[str, Any], location: str, error_equals: tuple[str, ...]) -> Catcher:
-        raise NotImplementedError
+        return self._jsonata.catcher(entry, location, error_equals)
 
     def jsonata_duration(self, value: str, key: str, location: str) -> Duration | None:
-        raise NotImplementedError
+        if not is_jsonata_expression(value):
+            self.problem(f"{location}: must be an integer from 1 to {MAX_TASK_SECONDS} or a JSONata expression")
+            return None
+        expression = self._jsonata.value(value, key, location.rsplit(".", 1)[0])
+        return Duration(key, expression=expression) if expression is not None else None

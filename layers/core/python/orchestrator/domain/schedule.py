@@ -92,7 +92,7 @@ def next_fire_after(cron: str, tz: str, after: datetime) -> datetime:
             best = (instant, candidate)
             # near a clock change, a later wall time can be an earlier instant: keep looking that far
             changes = _clock_changes(zone, candidate, candidate + _MAX_CLOCK_SHIFT)
-            horizon = timedelta(0)
+            horizon = _MAX_CLOCK_SHIFT if changes else timedelta(0)
     raise AssertionError("unreachable: croniter iterates without end or raises")
 
 
@@ -116,7 +116,7 @@ def latest_fire_at_or_before(cron: str, tz: str, at: datetime) -> datetime:
         if instant <= at_utc and (best is None or instant > best[0]):
             best = (instant, candidate)
             changes = _clock_changes(zone, candidate - _MAX_CLOCK_SHIFT, candidate)
-            horizon = timedelta(0)
+            horizon = _MAX_CLOCK_SHIFT if changes else timedelta(0)
     raise AssertionError("unreachable: croniter iterates without end or raises")
 
 
