@@ -2,8 +2,9 @@
 
 Cases live in tests/conformance/extra/*.json (Lambda tasks, callbacks, Retry timing, MaxConcurrency: what
 the AWS-recorded corpus lacks). ``${fn:name}`` in a definition is the ARN of the fake function ``name``
-below. moto runs no Lambda code by itself: its private ``LambdaFunction._invoke_lambda`` is patched to call
-the same Python handlers (moto is pinned to 5.2.5 in pyproject.toml for that reason).
+below. moto runs no Lambda code by itself: tests/support/moto_lambda.py patches its private
+``LambdaFunction._invoke_lambda`` to call the same Python handlers (moto is pinned to 5.2.5 in
+pyproject.toml for that reason).
 
 Where moto contradicts the AWS documentation, the case follows AWS; its ``moto`` entry holds what moto
 does instead and a note, and the test asserts that instead (so a moto upgrade that fixes it shows up).
@@ -11,24 +12,20 @@ does instead and a note, and the test asserts that instead (so a moto upgrade th
 
 from __future__ import annotations
 
-import io
 import json
 import queue
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
-
 from orchestrator.asl import FakeClock, Interpreter, load_state_machine
 
-boto3 = pytest.importorskip("boto3")
-moto = pytest.importorskip("moto")
-from moto.awslambda.models import LambdaFunction  # noqa: E402
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+from support.moto_lambda import MotoStepFunctions  # noqa: E402
 
 CASES_DIR = Path(__file__).parents[1] / "conformance" / "extra"
 CASES = sorted(CASES_DIR.glob("*.json"))
@@ -155,56 +152,37 @@ def run_locally(case: dict[str, Any], functions: FakeFunctions) -> Outcome:
 
 
 @pytest.fixture
-def moto_lambda(request) -> Iterator[Callable[[dict[str, Any], FakeFunctions], Outcome]]:
+def moto_lambda() -> Iterator[Callable[[dict[str, Any], FakeFunctions], Outcome]]:
     """A moto account with Step Functions executing state machines and Lambda calling our handlers."""
-    current: dict[str, FakeFunctions] = {}
-
-    def invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-        payload = json.loads(event) if isinstance(event, str) else event
-        try:
-            return json.dumps(current["functions"].call(self.function_name, payload)), False, ""
-        except Exception as exc:  # reported as Lambda reports a function error
-            error = getattr(exc, "error", type(exc).__name__)
-            return json.dumps({"errorMessage": str(exc), "errorType": error, "stackTrace": []}), True, ""
-
-    with (
-        moto.mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        mock.patch.object(LambdaFunction, "_invoke_lambda", invoke_lambda),
-    ):
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="sfn-and-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        lambda_client = boto3.client("lambda", region_name=REGION)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+    with MotoStepFunctions(REGION) as moto_sfn:
 
         def run_on_moto(case: dict[str, Any], functions: FakeFunctions) -> Outcome:
-            current["functions"] = functions
-            for name in _function_names(case):
-                lambda_client.create_function(
-                    FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": _zip()}
-                )
             definition = json.dumps(case["definition"])
             for name in _function_names(case):
-                definition = definition.replace("${fn:" + name + "}", FUNCTION_ARN.format(name))
-            machine_arn = sfn.create_state_machine(name="case", definition=definition, roleArn=role)["stateMachineArn"]
-            started = time.monotonic()
-            execution_arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(case["input"]))[
-                "executionArn"
-            ]
+
+                def handler(event: Any, context: Any, name: str = name) -> Any:
+                    return functions.call(name, event)
+
+                arn = moto_sfn.add_function(name, handler)
+                definition = definition.replace("${fn:" + name + "}", arn)
+            machine_arn = moto_sfn.create_state_machine("case", definition)
+            started = time.perf_counter()
+            execution_arn = moto_sfn.start(machine_arn, case["input"])
             _respond_to_callbacks(
                 case,
                 functions,
-                lambda token, output: sfn.send_task_success(taskToken=token, output=output),
-                lambda token, error, cause: sfn.send_task_failure(taskToken=token, error=error, cause=cause),
+                lambda token, output: moto_sfn.sfn.send_task_success(taskToken=token, output=output),
+                lambda token, error, cause: moto_sfn.sfn.send_task_failure(
+                    taskToken=token, error=error, cause=cause
+                ),
             )
-            while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
-                assert time.monotonic() - started < RUN_TIMEOUT_SECONDS, "moto execution did not finish"
-                time.sleep(0.02)
+            run = moto_sfn.wait(execution_arn, timeout=RUN_TIMEOUT_SECONDS, started=started)
             return Outcome(
-                status=description["status"],
-                output=json.loads(description["output"]) if "output" in description else None,
-                error=description.get("error"),
-                cause=description.get("cause"),
-                elapsed=time.monotonic() - started,
+                status=run.status,
+                output=run.output,
+                error=run.error,
+                cause=run.cause,
+                elapsed=run.seconds,
                 sleeps=None,
             )
 
@@ -214,13 +192,6 @@ def moto_lambda(request) -> Iterator[Callable[[dict[str, Any], FakeFunctions], O
 def _function_names(case: dict[str, Any]) -> list[str]:
     text = json.dumps(case["definition"])
     return sorted({part.split("}")[0] for part in text.split("${fn:")[1:]})
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,19 +24,22 @@ def graph_transitions(raw_state: dict[str, Any]) -> list[str]:
 
 
 def check_graph_structure(raw: dict[str, Any], location: str, problems: list[str]) -> tuple[str, dict[str, Any]] | None:
-    """StartAt, States, unknown transition targets and unreachable states of one graph."""
+    """StartAt, States, unknown transition targets and unreachable states of one graph.
+
+    Returns (StartAt, States) so the states can be compiled (and their own problems reported), or None
+    when there are no states at all.
+    """
     prefix = f"{location}." if location else ""
     states = raw.get("States")
     start_at = raw.get("StartAt")
     if not isinstance(states, dict) or not states:
         problems.append(f"{prefix}States: missing or empty (a state machine needs at least one state)")
         return None
+    start_is_valid = isinstance(start_at, str) and start_at in states
     if not isinstance(start_at, str):
         problems.append(f"{prefix}StartAt: missing or not a string")
-        return None
-    if start_at not in states:
+    elif start_at not in states:
         problems.append(f"{prefix}StartAt: unknown state {start_at!r}")
-        return None
     for name, state in states.items():
         if len(name) > MAX_STATE_NAME_LENGTH:
             problems.append(f"{prefix}States.{name}: state names are limited to {MAX_STATE_NAME_LENGTH} characters")
@@ -54,6 +57,8 @@ def check_graph_structure(raw: dict[str, Any], location: str, problems: list[str
                     target = entry.get("Next") if isinstance(entry, dict) else None
                     if target is not None and (not isinstance(target, str) or target not in states):
                         problems.append(f"{prefix}States.{name}.{list_key}[{index}].Next: unknown state {target!r}")
+    if not start_is_valid:
+        return str(start_at), states  # reachability means nothing without a valid StartAt
     reachable = {start_at}
     pending = [start_at]
     while pending:

@@ -110,6 +110,10 @@ class ExecutionService:
         self.start_machine(execution_id, definition)
         return True
 
+    def restart_machine(self, execution_id: str) -> None:
+        record = self._get(execution_id)
+        self.start_machine(execution_id, self._definition(record.workflow_id, record.workflow_version))
+
     def start_machine(self, execution_id: str, definition: WorkflowDefinition) -> None:
         try:
             self.machines.start_execution(self.state_machine, execution_id, build_plan(definition, execution_id))

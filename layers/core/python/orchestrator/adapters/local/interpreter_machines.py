@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from orchestrator.asl import (
@@ -15,6 +16,7 @@ from orchestrator.asl import (
     StateMachine,
     TaskDoesNotExist,
 )
+from orchestrator.asl.checkpoints import END
 from orchestrator.observability import logger
 from orchestrator.ports.state_machines import (
     ExecutionDescription,
@@ -72,10 +74,9 @@ class LocalStateMachines:
     def describe_execution(self, execution_arn: str) -> ExecutionDescription:
         handle = self._handles.get(execution_arn)
         if handle is None:
-            raise ExecutionNotFound(execution_arn)
+            return self._describe_from_checkpoints(execution_arn)
         if not handle.done():
-            return ExecutionDescription(execution_arn, handle.name, execution_arn.split(":")[-2], "RUNNING", None,
-                                        None, None, None, _start_date(self.interpreter, execution_arn), None)
+            return self._describe_from_checkpoints(execution_arn)
         result = handle.wait()
         return ExecutionDescription(execution_arn, result.name, execution_arn.split(":")[-2], result.status, None,
                                     result.output, result.error, result.cause, result.start_date, result.stop_date)
@@ -97,6 +98,20 @@ class LocalStateMachines:
             self.interpreter.send_task_heartbeat(task_token)
         except TaskDoesNotExist as exc:
             raise TaskNotFound(str(exc)) from None
+
+    def _describe_from_checkpoints(self, execution_arn: str) -> ExecutionDescription:
+        """An execution of an earlier process: what its checkpoint log says (ended, or still to resume)."""
+        records = self.interpreter.checkpoints.load(execution_arn)
+        if not records:
+            raise ExecutionNotFound(execution_arn)
+        started, last = records[0], records[-1]
+        start_date = datetime.fromisoformat(started["startTime"]) if "startTime" in started else None
+        name, machine = execution_arn.split(":")[-1], execution_arn.split(":")[-2]
+        if last.get("kind") != END:
+            return ExecutionDescription(execution_arn, name, machine, "RUNNING", None, None, None, None, start_date, None)
+        output = json.loads(last["output"]) if last.get("output") else None
+        return ExecutionDescription(execution_arn, name, machine, last["status"], None, output, last.get("error"),
+                                    last.get("cause"), start_date, datetime.fromisoformat(last["stopDate"]))
 
     @staticmethod
     def _arn(machine: StateMachine, name: str) -> str:
@@ -120,9 +135,3 @@ class LocalStateMachines:
         except Exception:
             logger.exception("recording the end of an execution failed", extra={"execution": handle.name})
 
-
-def _start_date(interpreter: Interpreter, execution_arn: str) -> Any:
-    from datetime import datetime
-
-    started = next(iter(interpreter.checkpoints.load(execution_arn)), {})
-    return datetime.fromisoformat(started["startTime"]) if "startTime" in started else None
