@@ -61,7 +61,8 @@ def test_pause_holds_new_steps_and_resume_continues(runtime, tmp_path: Path) -> 
     workflow = create_workflow(runtime, {"name": "pausable", "steps": [
         _script("slow", wait_code), _script("after", ECHO, depends_on=["slow"])]})
     execution = runtime.executions.submit(workflow.id)
-    wait_for(runtime, execution.id, lambda r: r.status is ExecutionStatus.RUNNING)
+    wait_for(runtime, execution.id, lambda r: [s.status for s in runtime.store.list_step_executions(r.id)]
+             == [StepStatus.RUNNING])
     # When it is paused while the first step runs, and that step then finishes
     runtime.executions.pause(execution.id)
     gate.write_text("go")

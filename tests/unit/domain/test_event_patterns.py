@@ -5,6 +5,7 @@ aws/event-ruler's README (the matcher EventBridge runs), as a table: pattern, ev
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import pytest
@@ -329,6 +330,8 @@ INVALID = [
     ("matcher name inside $or", {"$or": [{"prefix": ["x"]}, {"b": ["y"]}]},
      "$or[0].prefix: 'prefix' is a matcher name and cannot be a field name inside $or"),
     ("an infinite number", {"k": [float("inf")]}, "k[0]: numbers must be finite"),
+    ("a date from YAML", {"day": [date(2024, 5, 1)]}, "day[0]: values are strings, numbers, true, false or null, not date"),
+    ("a number as a field name", {200: ["ok"]}, "200: field names are strings; quote 200"),
 ]
 
 

@@ -202,11 +202,14 @@ class _Compiler:
         fields: list[tuple[str, _Leaf | _Object]] = []
         branches: tuple[_Object, ...] = ()
         for key, value in pattern.items():
-            where = _at(path, key)
+            where = _at(path, str(key))
+            if not isinstance(key, str):  # YAML reads `200:` as a number; event keys are always text
+                self.problem(where, f"field names are strings; quote {key!r}")
+                continue
             if key == _OR:
                 branches = self.or_branches(value, where)
                 continue
-            if inside_or and key in _MATCHERS:
+            if inside_or and key in _MATCHER_NAMES:
                 # EventBridge refuses these: inside $or a matcher name would read as a misplaced matcher
                 self.problem(where, f"{key!r} is a matcher name and cannot be a field name inside $or")
             if isinstance(value, dict):
@@ -240,7 +243,7 @@ class _Compiler:
             at = f"{where}[{index}]"
             if isinstance(alternative, dict):
                 if len(alternative) != 1:
-                    self.problem(at, f"a matcher has exactly one key, one of {', '.join(sorted(_MATCHERS))}")
+                    self.problem(at, f"a matcher has exactly one key, one of {', '.join(sorted(_MATCHER_NAMES))}")
                     continue
                 name, argument = next(iter(alternative.items()))
                 if name == "exists":
@@ -251,13 +254,16 @@ class _Compiler:
                     continue
                 compile_matcher = _MATCHERS.get(name)
                 if compile_matcher is None:
-                    self.problem(at, f"unknown matcher {name!r} (known: {', '.join(sorted(_MATCHERS))})")
+                    self.problem(at, f"unknown matcher {name!r} (known: {', '.join(sorted(_MATCHER_NAMES))})")
                     continue
                 predicate = compile_matcher(self, argument, at)
                 if predicate is not None:
                     predicates.append(predicate)
             elif isinstance(alternative, list):
                 self.problem(at, "a list inside a value list is not allowed; put the values in one list")
+            elif not isinstance(alternative, str | int | float | bool | None):
+                # e.g. a date YAML parsed from an unquoted 2024-05-01
+                self.problem(at, f"values are strings, numbers, true, false or null, not {type(alternative).__name__}")
             elif isinstance(alternative, float) and not math.isfinite(alternative):
                 self.problem(at, "numbers must be finite")
             else:
@@ -427,7 +433,7 @@ def _json_text(value: Any) -> str:
 
 _MatcherCompiler = Callable[[_Compiler, Any, str], "Predicate | None"]
 
-#: matcher name -> how its argument compiles (``exists`` is handled in ``_Compiler.leaf``)
+#: matcher name -> how its argument compiles
 _MATCHERS: dict[str, _MatcherCompiler] = {
     "prefix": _Compiler.prefix,
     "suffix": _Compiler.suffix,
@@ -436,6 +442,7 @@ _MATCHERS: dict[str, _MatcherCompiler] = {
     "anything-but": _Compiler.anything_but,
     "numeric": _Compiler.numeric,
     "cidr": _Compiler.cidr,
-    "exists": lambda compiler, argument, at: None,
 }
+#: every matcher name; ``exists`` tests presence, not a value, so ``_Compiler.leaf`` handles it itself
+_MATCHER_NAMES = frozenset({*_MATCHERS, "exists"})
 _ANYTHING_BUT_FORMS = ("prefix", "suffix", "equals-ignore-case", "wildcard")

@@ -133,8 +133,15 @@ class ScheduleTicker:
             logger.info("scheduled slot already handled", extra={"trigger_id": trigger_id,
                                                                  "scheduled_time": scheduled_time_text(slot)})
             return None
-        config = schedule_config(trigger)
-        if not self.store.claim_trigger_fire(trigger_id, expected, next_fire_after(config.cron, config.timezone, slot)):
+        try:
+            config = schedule_config(trigger)
+            following = next_fire_after(config.cron, config.timezone, slot)
+        except (InvalidTriggerConfig, ScheduleError) as error:
+            # failing would only make Scheduler retry for hours: the config is what must change
+            logger.error("scheduled fire refused: the trigger's config cannot run",
+                         extra={"trigger_id": trigger_id, "error": str(error)})
+            return None
+        if not self.store.claim_trigger_fire(trigger_id, expected, following):
             return None
         if now - slot > self.misfire_grace:
             logger.warning("scheduled slot delivered later than the misfire grace: skipped",

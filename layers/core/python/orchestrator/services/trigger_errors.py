@@ -10,7 +10,7 @@ from typing import Any
 
 
 class TriggerError(Exception):
-    code = "TRIGGER_ERROR"
+    code = "trigger_error"
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -21,7 +21,7 @@ class TriggerError(Exception):
 class InvalidTriggerConfig(TriggerError):
     """A trigger's config cannot work (bad cron, bad pattern, unreadable condition source, taken path)."""
 
-    code = "INVALID_TRIGGER_CONFIG"
+    code = "invalid_trigger_config"
 
     def __init__(self, trigger_type: str, problems: list[str]) -> None:
         super().__init__(f"invalid {trigger_type} trigger: " + "; ".join(problems), {"problems": problems})
@@ -31,32 +31,32 @@ class InvalidTriggerConfig(TriggerError):
 class TriggerInactive(TriggerError):
     """The trigger may not start executions now: it is disabled, or its workflow is not active."""
 
-    code = "TRIGGER_INACTIVE"
+    code = "trigger_inactive"
 
 
 class WebhookNotFound(TriggerError):
-    code = "NOT_FOUND"
+    code = "not_found"
 
 
 class WebhookMethodNotAllowed(TriggerError):
-    code = "METHOD_NOT_ALLOWED"
+    code = "method_not_allowed"
 
 
 class WebhookUnauthorized(TriggerError):
     """A missing, malformed, stale or wrong signature: the request does not come from the secret's holder."""
 
-    code = "INVALID_SIGNATURE"
+    code = "invalid_signature"
 
 
 class WebhookSecretUnavailable(TriggerError):
     """The trigger has a secret but it cannot be resolved now: fail closed, the sender should retry."""
 
-    code = "WEBHOOK_SECRET_UNAVAILABLE"
+    code = "webhook_secret_unavailable"
 
 
 class InvalidWebhookPayload(TriggerError):
-    code = "INVALID_PAYLOAD"
+    code = "invalid_payload"
 
 
 class InvalidEvent(TriggerError):
-    code = "INVALID_EVENT"
+    code = "invalid_event"

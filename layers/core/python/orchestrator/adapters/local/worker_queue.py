@@ -152,10 +152,9 @@ class LocalWorkerQueue:
         while True:
             while self._heap and self._heap[0].superseded:
                 heapq.heappop(self._heap)
-            if self._stopping:
-                # draining ends when nothing waits and nothing handled now can come back as a redelivery
-                if not self._draining or (not self._heap and not self._in_flight):
-                    return None
+            # draining ends when nothing waits and nothing handled now can come back as a redelivery
+            if self._stopping and (not self._draining or (not self._heap and not self._in_flight)):
+                return None
             if self._heap:
                 message = heapq.heappop(self._heap)
                 del self._waiting[message.execution_id]

@@ -1,0 +1,54 @@
+"""The process's TriggerService, wired from Settings: the local runtime's, or the cloud's.
+
+Locally the service shares the LocalRuntime's store and ExecutionService (so a fired execution reaches
+the in-process queue) and needs no platform adapters: the ticker fires schedules and matching happens
+in-process. In the cloud (``ORCHESTRATOR_ENGINE=aws``) executions go out through SQS and Step
+Functions, schedule triggers are EventBridge Scheduler schedules and event triggers EventBridge rules,
+both targeting the TriggerFunction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+from orchestrator.services.inbound_triggers import LOCAL_REGION
+from orchestrator.services.triggers import TriggerService
+from orchestrator.settings import Settings, get_settings
+from orchestrator.steps.egress import EgressPolicy
+
+
+@lru_cache(maxsize=1)
+def get_trigger_service() -> TriggerService:
+    return build_trigger_service(get_settings())
+
+
+def build_trigger_service(settings: Settings) -> TriggerService:
+    options = {
+        "egress": EgressPolicy.from_settings(settings),
+        "misfire_grace": timedelta(seconds=settings.misfire_grace_seconds),
+        "region": settings.aws_region or LOCAL_REGION,
+    }
+    if settings.engine != "aws":
+        from orchestrator.adapters.local.runtime import get_local_runtime
+
+        runtime = get_local_runtime()
+        return TriggerService(runtime.store, runtime.executions, **options)
+
+    from orchestrator.adapters.aws.event_rules import EventBridgeRules
+    from orchestrator.adapters.aws.scheduler import SchedulerSchedules
+    from orchestrator.adapters.aws.sqs_queue import SqsQueue
+    from orchestrator.adapters.factories import get_state_machines
+    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.services.executions import ExecutionService
+    from orchestrator.services.notifier import get_notifier
+
+    store = get_store(settings)
+    executions = ExecutionService(
+        store, SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
+        max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+    )
+    return TriggerService(
+        store, executions, SchedulerSchedules.from_settings(settings),
+        event_rules=EventBridgeRules.from_settings(settings), **options,
+    )

@@ -1,0 +1,349 @@
+"""The API's request and response bodies (seed 002's JSON shapes).
+
+Responses are built from the stored records with ``from_record``; fields that only the engine needs
+(leases, queue bookkeeping, key hashes) are not part of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from orchestrator.domain.records import (
+    ApiKeyRecord,
+    ExecutionRecord,
+    ExecutionStatus,
+    LogEntry,
+    LogLevel,
+    StepExecutionRecord,
+    StepStatus,
+    Timestamp,
+    TriggerRecord,
+    TriggerType,
+    WorkflowRecord,
+    WorkflowStatus,
+    WorkflowVersion,
+)
+from orchestrator.domain.stats import WorkflowStats
+
+T = TypeVar("T")
+
+
+class Request(BaseModel):
+    # a misspelt field must not be dropped silently (``priorty: 9`` would run at priority 0)
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_record(cls, record: BaseModel, **extra: Any) -> Self:
+        values = {name: getattr(record, name) for name in cls.model_fields if hasattr(record, name)}
+        return cls.model_validate({**values, **extra})
+
+
+# --- errors and pages ---------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorDetail
+
+
+class PageResponse(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null on the last")
+
+
+# --- workflows ----------------------------------------------------------------------------------------
+
+
+class WorkflowCreate(Request):
+    name: str | None = Field(None, min_length=1, description="default: the definition's name")
+    description: str | None = None
+    definition: dict[str, JsonValue] = Field(description="the workflow (seed 002's JSON format)")
+    tags: list[str] | None = Field(None, description="default: the definition's tags")
+    owner_id: str | None = Field(None, min_length=1, description="admin keys only; default: the key's owner")
+    is_template: bool = False
+
+
+class WorkflowUpdate(Request):
+    name: str | None = Field(None, min_length=1)
+    description: str | None = None
+    definition: dict[str, JsonValue] | None = Field(None, description="given: becomes the next version")
+    tags: list[str] | None = None
+    is_template: bool | None = None
+    expected_version: int | None = Field(
+        None, ge=0, description="update only if still at this version (or send If-Match)"
+    )
+
+
+class WorkflowInstantiate(Request):
+    name: str | None = Field(None, min_length=1, description="default: the template's name")
+    description: str | None = None
+    variables: dict[str, JsonValue] | None = Field(None, description="override the template's variables")
+    tags: list[str] | None = None
+    owner_id: str | None = Field(None, min_length=1, description="admin keys only")
+
+
+class WorkflowResponse(Response):
+    id: str
+    name: str
+    description: str
+    status: WorkflowStatus
+    owner_id: str
+    tags: list[str]
+    is_template: bool
+    current_version: int
+    execution_count: int
+    last_executed: Timestamp | None
+    success_rate: float | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class WorkflowDetail(WorkflowResponse):
+    definition: dict[str, JsonValue]
+    variables: dict[str, JsonValue]
+
+    @classmethod
+    def of(cls, workflow: WorkflowRecord, definition: dict[str, Any]) -> WorkflowDetail:
+        return cls.from_record(workflow, definition=definition, variables=definition.get("variables") or {})
+
+
+class WorkflowVersionSummary(Response):
+    workflow_id: str
+    version: int
+    created_at: Timestamp
+
+
+class WorkflowVersionResponse(WorkflowVersionSummary):
+    definition: dict[str, JsonValue]
+
+    @classmethod
+    def of(cls, version: WorkflowVersion) -> WorkflowVersionResponse:
+        return cls.from_record(version)
+
+
+class ExecutionCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    paused: int = 0
+
+
+# --- triggers -----------------------------------------------------------------------------------------
+
+
+class TriggerCreate(Request):
+    type: TriggerType
+    name: str | None = None
+    config: dict[str, JsonValue] = Field(default_factory=dict)
+    is_enabled: bool = True
+
+
+class TriggerUpdate(Request):
+    name: str | None = None
+    config: dict[str, JsonValue] | None = Field(
+        None, description="merged into the stored config (JSON merge patch: null removes a key)"
+    )
+    is_enabled: bool | None = None
+
+
+class TriggerResponse(Response):
+    id: str
+    workflow_id: str
+    owner_id: str
+    type: TriggerType
+    name: str
+    config: dict[str, JsonValue]
+    is_enabled: bool
+    trigger_count: int
+    last_triggered: Timestamp | None
+    next_fire_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, trigger: TriggerRecord) -> TriggerResponse:
+        return cls.from_record(trigger, config=_without_literal_secrets(trigger.config))
+
+
+def _without_literal_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    # a webhook's `secret` should be a {{secrets.x}} reference; one written out literally is never shown
+    secret = config.get("secret")
+    if isinstance(secret, str) and not secret.strip().startswith("{{"):
+        return {**config, "secret": "***"}
+    return config
+
+
+class ExecutionSummary(Response):
+    id: str
+    status: ExecutionStatus
+    created_at: Timestamp
+    ended_at: Timestamp | None
+
+
+class WorkflowStatusResponse(BaseModel):
+    """Seed 002's diagnostic: is it runnable, what is running, what ran last, what starts it."""
+
+    workflow_id: str
+    status: WorkflowStatus
+    current_version: int
+    active_executions: ExecutionCounts
+    last_execution: ExecutionSummary | None
+    triggers: list[TriggerResponse]
+
+
+WorkflowStatistics = WorkflowStats
+
+
+# --- executions ---------------------------------------------------------------------------------------
+
+
+class ExecuteRequest(Request):
+    input: JsonValue = Field(default_factory=dict)
+    priority: int = Field(0, ge=-1000, le=1000, description="higher runs first")
+    version: int | None = Field(None, ge=1, description="run this version; default: the current one")
+
+
+class ExecutionResponse(Response):
+    id: str
+    workflow_id: str
+    workflow_version: int
+    owner_id: str
+    status: ExecutionStatus
+    input: JsonValue
+    output: JsonValue
+    error: str | None
+    cause: str | None
+    priority: int
+    trigger_id: str | None
+    retry_of: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    duration: float | None = Field(description="seconds")
+
+
+class StepExecutionResponse(Response):
+    id: str
+    execution_id: str
+    step_id: str
+    status: StepStatus
+    attempt: int
+    input: JsonValue
+    output: JsonValue
+    output_ref: str | None = Field(description="set when the output is large: GET .../output resolves it")
+    error: str | None
+    cause: str | None
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    log_count: int
+
+
+class ExecutionDetail(ExecutionResponse):
+    steps: list[StepExecutionResponse]
+
+    @classmethod
+    def of(cls, execution: ExecutionRecord, steps: list[StepExecutionRecord]) -> ExecutionDetail:
+        return cls.from_record(execution, steps=[StepExecutionResponse.from_record(step) for step in steps])
+
+
+class StepOutput(BaseModel):
+    step_execution_id: str
+    step_id: str
+    output: JsonValue
+
+
+class LogResponse(Response):
+    seq: int
+    execution_id: str
+    step_id: str | None
+    level: LogLevel
+    message: str
+    ts: Timestamp
+
+    @classmethod
+    def of(cls, entry: LogEntry) -> LogResponse:
+        return cls.from_record(entry)
+
+
+# --- API keys -----------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(Request):
+    owner_id: str = Field(min_length=1, max_length=200)
+    is_admin: bool = False
+
+
+class ApiKeyResponse(Response):
+    id: str
+    owner_id: str
+    prefix: str = Field(description="the key's first characters, to recognise it by")
+    is_admin: bool
+    created_at: Timestamp
+    revoked: bool
+
+    @classmethod
+    def of(cls, key: ApiKeyRecord) -> ApiKeyResponse:
+        return cls.from_record(key)
+
+
+class ApiKeyCreated(ApiKeyResponse):
+    key: str = Field(description="the key itself: shown this once, stored only as a hash")
+
+
+# --- health -------------------------------------------------------------------------------------------
+
+CheckResult = Literal["ok", "error"]
+
+
+class HealthChecks(BaseModel):
+    database: CheckResult
+    scheduler: CheckResult
+    executor: CheckResult
+
+
+class HealthStats(BaseModel):
+    active_executions: int
+    queued_executions: int
+    total_workflows: int
+    active_workflows: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "degraded"]
+    checks: HealthChecks
+    stats: HealthStats | None
+
+
+class SchedulerStatus(BaseModel):
+    workers: int = Field(description="threads (local) or concurrent consumers that start executions")
+    max_concurrent: int = Field(description="executions running at once, at most")
+    queued: int
+    running: int
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (bad JSON, bad cursor)",
+    401: "No API key, or not a valid one",
+    403: "Needs an admin key",
+    404: "Not found (or another owner's)",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid request or definition; every problem with its location",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the errors an operation may answer (always in ErrorResponse)."""
+    return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in status_codes}
