@@ -17,6 +17,7 @@ from orchestrator.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from orchestrator.ports.state_machines import StateMachines
+    from orchestrator.services.executions import ExecutionService
     from orchestrator.services.pause_gate import PauseGatePorts
 
 
@@ -55,7 +56,7 @@ def get_state_machines() -> StateMachines:
     if settings.engine == "aws":
         from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines
 
-        return StepFunctionsStateMachines()
+        return StepFunctionsStateMachines.from_settings(settings)
     from orchestrator.adapters.local.runtime import get_local_runtime
 
     return get_local_runtime().machines
@@ -69,3 +70,21 @@ def get_pause_gate_ports() -> PauseGatePorts:
 
     store = get_store(get_settings())
     return PauseGatePorts(store.step_results, StoreExecutionControl(store), get_state_machines())
+
+
+@lru_cache(maxsize=1)
+def get_execution_service() -> ExecutionService:
+    """The control plane's use cases with this process's adapters (SQS + Step Functions in the cloud)."""
+    settings = get_settings()
+    if settings.engine != "aws":
+        from orchestrator.adapters.local.runtime import get_local_runtime
+
+        return get_local_runtime().executions
+    from orchestrator.adapters.aws.sqs_queue import SqsQueue
+    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.services.executions import ExecutionService
+
+    return ExecutionService(
+        get_store(settings), SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
+        max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+    )

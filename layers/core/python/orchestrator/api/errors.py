@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -55,6 +55,17 @@ class ApiError(Exception):
         self.message = message
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+
+
+class RequestTooLarge(HTTPException):
+    """The body is over the limit. Raised while the app reads the body (``middleware.BodySizeLimit``); an
+    HTTPException on purpose: FastAPI turns anything else raised while it reads a body into a 400."""
+
+    code = "request_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+        self.details = {"max_bytes": max_bytes}
 
 
 def not_found(kind: str, key: str) -> ApiError:
@@ -102,6 +113,11 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     message = error.detail if isinstance(error.detail, str) and error.detail else phrase
     return error_response(status, _CODES_BY_STATUS.get(status, "error"), message, headers=error.headers)
+
+
+async def _request_too_large(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestTooLarge)
+    return error_response(413, error.code, str(error.detail), error.details)
 
 
 async def _request_validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -184,6 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
     handlers = {
         ApiError: _api_error,
         StarletteHTTPException: _http_error,
+        RequestTooLarge: _request_too_large,
         RequestValidationError: _request_validation_error,
         WorkflowValidationError: _invalid_workflow_or_trigger,
         RecordNotFound: _record_not_found,

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.api.errors import error_response
+from orchestrator.api.errors import RequestTooLarge, error_response
 from orchestrator.observability import logger
 
 REQUEST_ID_HEADER = "x-request-id"
-
-
-class RequestTooLarge(HTTPException):
-    """Raised from ``receive`` while the app reads the body. An HTTPException on purpose: FastAPI turns
-    any other exception raised while it reads a body into a 400 "error parsing the body"."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
 class BodySizeLimit:
@@ -40,11 +31,8 @@ class BodySizeLimit:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = error_response(
-                413, "request_too_large", f"the request body is larger than {self.max_bytes} bytes",
-                {"max_bytes": self.max_bytes},
-            )
-            await response(scope, receive, send)
+            too_large = RequestTooLarge(self.max_bytes)
+            await error_response(413, too_large.code, too_large.detail, too_large.details)(scope, receive, send)
             return
         received = 0
 
