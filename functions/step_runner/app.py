@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from orchestrator.adapters.factories import get_step_runner_ports
 from orchestrator.observability import logger, metrics, tracer
 from orchestrator.services.step_runner import StepRunnerPorts, StepRunRequest, run_step

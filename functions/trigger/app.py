@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from orchestrator.adapters.trigger_factory import get_trigger_service
 from orchestrator.observability import logger, tracer
 from orchestrator.services.triggers import TriggerService

@@ -11,7 +11,7 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.domain.records import TriggerRecord, TriggerType, WorkflowRecord, WorkflowStatus
@@ -21,6 +21,9 @@ from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.services.triggers import TriggerService
 from orchestrator.steps.egress import EgressPolicy
+
+#: where every trigger test's clock starts
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 class RecordingQueue:

@@ -195,3 +195,11 @@ def test_multi_line_expressions_from_yaml_block_scalars_are_one_line():
 def test_compiled_expressions_are_cached():
     # Given the same text twice / When compiled / Then parsing happened once
     assert compile_expression("input.mode == 'full'") is compile_expression("input.mode == 'full'")
+
+
+def test_json_literals_true_false_null_are_constants() -> None:
+    # Given expressions written the way YAML/JSON authors write literals
+    # Then they evaluate like Python's True / False / None
+    assert compile_expression("true and not false").evaluate({}) is True
+    assert compile_expression("input.x == null").evaluate({"input": {"x": None}}) is True
+    assert compile_expression("true").names() == []

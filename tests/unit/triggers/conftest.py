@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
-from support.triggers import SettableClock, TriggerWorld, build_world
 
 from orchestrator.adapters.sqlite import SqliteStore
-
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+from support.triggers import T0, SettableClock, TriggerWorld, build_world
 
 
 @pytest.fixture

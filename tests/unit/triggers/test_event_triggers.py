@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from support.triggers import RecordingEventRules, SettableClock, TriggerWorld, a_trigger, a_workflow, build_world
 
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.records import TriggerType, WorkflowStatus
 from orchestrator.services.trigger_errors import InvalidEvent, InvalidTriggerConfig
+from support.triggers import (
+    RecordingEventRules,
+    SettableClock,
+    TriggerWorld,
+    a_trigger,
+    a_workflow,
+    build_world,
+)
 
 ORDER_CREATED = {"source": "shop.orders", "detail-type": "order.created", "detail": {"total": 120, "country": "DE"}}
 ORDERS = {"source": ["shop.orders"], "detail-type": ["order.created"]}

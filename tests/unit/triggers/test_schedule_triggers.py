@@ -7,6 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from orchestrator.adapters.sqlite import SqliteStore
+from orchestrator.domain.records import TriggerType, WorkflowStatus
+from orchestrator.services.schedule_ticker import parse_scheduled_time
+from orchestrator.services.trigger_errors import InvalidTriggerConfig
 from support.triggers import (
     RecordingSchedules,
     SettableClock,
@@ -15,11 +20,6 @@ from support.triggers import (
     a_workflow,
     build_world,
 )
-
-from orchestrator.adapters.sqlite import SqliteStore
-from orchestrator.domain.records import TriggerType, WorkflowStatus
-from orchestrator.services.schedule_ticker import parse_scheduled_time
-from orchestrator.services.trigger_errors import InvalidTriggerConfig
 
 NIGHTLY = {"cron": "0 2 * * *", "timezone": "UTC"}
 SLOT = datetime(2024, 5, 2, 2, 0, tzinfo=UTC)  # the first nightly slot after T0 (2024-05-01 09:00 UTC)

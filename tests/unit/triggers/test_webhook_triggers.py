@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from support.triggers import DictSecrets, SettableClock, TriggerWorld, a_trigger, a_workflow, build_world, json_body, signed_headers
 
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.records import TriggerType, WorkflowStatus
@@ -18,6 +17,16 @@ from orchestrator.services.trigger_errors import (
     WebhookUnauthorized,
 )
 from orchestrator.steps.webhook import sign
+from support.triggers import (
+    DictSecrets,
+    SettableClock,
+    TriggerWorld,
+    a_trigger,
+    a_workflow,
+    build_world,
+    json_body,
+    signed_headers,
+)
 
 SECRET = "s3cret-shared-with-the-sender"
 PAYLOAD = {"ref": "main", "commits": 3}

@@ -128,3 +128,9 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def event_scope(principal: CurrentPrincipal) -> str | None:
+    """Whose event triggers the caller's events may fire (``POST /api/v1/events``): its owner's; an admin's
+    fire every owner's (None)."""
+    return None if principal.is_admin else principal.owner_id

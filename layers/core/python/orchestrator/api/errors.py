@@ -20,7 +20,8 @@ from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.problems import Problem, WorkflowValidationError, format_location
 from orchestrator.ports.store import DuplicateRecord, InvalidCursor, RecordNotFound, VersionConflict
 from orchestrator.services.executions import WorkflowNotRunnable
-from orchestrator.services.trigger_catalog import TRIGGER_SOURCE
+from orchestrator.services.trigger_catalog import split_problem
+from orchestrator.services.trigger_errors import InvalidTriggerConfig
 from orchestrator.services.workflow_catalog import WorkflowStateConflict
 
 #: the code of an HTTPException raised by the framework (unknown route, wrong method...) per status
@@ -145,16 +146,19 @@ def request_location(loc: Sequence[Any]) -> str:
     return format_location(tuple(part if isinstance(part, int) else str(part) for part in parts)) or "body"
 
 
-#: source -> (where its problems are in the request body, error code); a trigger's fields are the body
-_PROBLEM_SOURCES = {TRIGGER_SOURCE: ("", "invalid_trigger")}
-
-
-async def _invalid_workflow_or_trigger(_: Request, error: Exception) -> JSONResponse:
+async def _invalid_definition(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WorkflowValidationError)
-    place, code = _PROBLEM_SOURCES.get(error.source, (error.source, "invalid_definition"))
     return error_response(
-        422, code, f"{len(error.problems)} problem(s) found", {"problems": problems_body(error.problems, place)}
+        422, "invalid_definition", f"{len(error.problems)} problem(s) found in the definition",
+        {"problems": problems_body(error.problems, error.source)},
     )
+
+
+async def _invalid_trigger_config(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, InvalidTriggerConfig)
+    # the trigger's fields are the request body's: `config.cron` is where the client wrote it
+    return error_response(422, error.code, error.message,
+                          {"problems": problems_body(map(split_problem, error.problems))})
 
 
 async def _record_not_found(_: Request, error: Exception) -> JSONResponse:
@@ -202,7 +206,8 @@ def install_error_handlers(app: FastAPI) -> None:
         StarletteHTTPException: _http_error,
         RequestTooLarge: _request_too_large,
         RequestValidationError: _request_validation_error,
-        WorkflowValidationError: _invalid_workflow_or_trigger,
+        WorkflowValidationError: _invalid_definition,
+        InvalidTriggerConfig: _invalid_trigger_config,
         RecordNotFound: _record_not_found,
         InvalidTransition: _invalid_transition,
         WorkflowStateConflict: _workflow_state_conflict,

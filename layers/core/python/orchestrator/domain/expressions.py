@@ -41,6 +41,8 @@ from orchestrator.domain.templates import (
 
 #: names an expression of a step may start with: the same scope templates read
 EXPRESSION_ROOTS = SCOPE_ROOTS
+#: YAML and JSON authors write true / false / null; Python's True / False / None work too
+JSON_CONSTANTS = {"true": True, "false": False, "null": None}
 
 FUNCTIONS: dict[str, Any] = {
     "len": len, "int": int, "float": float, "str": str, "bool": bool, "abs": abs, "min": min, "max": max,
@@ -258,7 +260,8 @@ class _Checker(ast.NodeVisitor):
         self._chain(node)
 
     def visit_Name(self, node: ast.Name) -> None:
-        self._chain(node)
+        if node.id not in JSON_CONSTANTS:
+            self._chain(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         if not isinstance(node.func, ast.Name):  # a function name is not a scope path
@@ -316,7 +319,7 @@ class _SafeEvaluator(EvalWithCompoundTypes):
     """simpleeval with key-only attribute access, clear missing-key errors and no deep item scans."""
 
     def __init__(self, scope: Mapping[str, Any]) -> None:
-        super().__init__(operators=_OPERATORS, functions=dict(FUNCTIONS), names=scope)
+        super().__init__(operators=_OPERATORS, functions=dict(FUNCTIONS), names={**JSON_CONSTANTS, **scope})
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
         if node.attr.startswith("_"):  # also checked at compile time; kept for trees built elsewhere

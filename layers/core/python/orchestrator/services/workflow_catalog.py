@@ -90,21 +90,19 @@ class WorkflowCatalog:
         is_template: bool = False,
     ) -> WorkflowRecord:
         stored, model = self.checked_definition(definition, name=name, description=description)
+        workflow = WorkflowRecord(
+            name=name or model.name,
+            description=model.description if description is None else description,
+            owner_id=owner_id,
+            tags=list(model.tags if tags is None else tags),
+            is_template=is_template,
+        )
         # a template's triggers would start the template itself: they wait for its instances
         declared = [] if is_template else list(stored.get("triggers") or [])
-        self._triggers.check_declared(declared, DEFINITION_SOURCE)
-        workflow = self._store.create_workflow(
-            WorkflowRecord(
-                name=name or model.name,
-                description=model.description if description is None else description,
-                owner_id=owner_id,
-                tags=list(model.tags if tags is None else tags),
-                is_template=is_template,
-            ),
-            stored,
-        )
-        self._triggers.create_declared(workflow, declared)
-        return workflow
+        triggers = self._triggers.checked_declared(workflow, declared, DEFINITION_SOURCE)
+        created = self._store.create_workflow(workflow, stored)
+        self._triggers.save_declared(triggers)
+        return created
 
     def update(
         self,

@@ -1,0 +1,161 @@
+"""The HTTP API's FastAPI app: ``create_app()`` wires the store, the services and the routers.
+
+The same app serves the local engine (uvicorn, SQLite) and the cloud (Lambda behind API Gateway through
+Mangum, MongoDB). Every dependency can be passed in (tests pass a store in a temporary directory and an
+ExecutionService on fakes); what is not passed comes from the settings, as the rest of the process gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from fastapi import FastAPI
+
+from orchestrator.api.auth import ApiKeyAuthenticator
+from orchestrator.api.context import ApiContext, HealthCheck
+from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.middleware import BodySizeLimit, UnexpectedErrors
+from orchestrator.api.routers import (
+    api_keys,
+    events_sse,
+    executions,
+    health,
+    metrics,
+    steps,
+    triggers,
+    workflows,
+)
+from orchestrator.api.schemas import SchedulerStatus
+from orchestrator.ports.blobs import Blobs
+from orchestrator.ports.schedules import Schedules
+from orchestrator.ports.store import Store
+from orchestrator.services.execution_events import EventStreamOptions
+from orchestrator.services.executions import ExecutionService
+from orchestrator.services.notifier import ExecutionNotifier, get_notifier
+from orchestrator.services.trigger_catalog import TriggerCatalog
+from orchestrator.services.workflow_catalog import WorkflowCatalog
+from orchestrator.settings import Settings, get_settings
+
+API_VERSION = "1.0.0"
+
+_DESCRIPTION = """
+Workflows, their versions and triggers; executions, their steps, logs and live events.
+
+**Authentication**: every `/api/v1` endpoint needs an API key, sent as `Authorization: Bearer <key>`
+or `X-API-Key: <key>`. A key sees only its owner's records (others' answer 404); admin keys see all.
+`/health`, `/metrics`, `/docs` and `/openapi.json` need no key.
+
+**Errors** always have the shape `{"error": {"code", "message", "details"}}`; invalid requests and
+definitions list every problem with its location in `details.problems`.
+
+**Lists** are cursor-paged: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
+"""
+
+_TAGS = [
+    {"name": "workflows", "description": "Workflows, immutable versions, lifecycle, templates"},
+    {"name": "triggers", "description": "Schedules, webhooks, events and conditions that start workflows"},
+    {"name": "executions", "description": "Runs of workflows: control, logs, live events"},
+    {"name": "step executions", "description": "One step of one execution"},
+    {"name": "api keys", "description": "Who may call the API"},
+    {"name": "health", "description": "Probes and Prometheus metrics (no key needed)"},
+]
+
+
+def create_app(
+    store: Store | None = None,
+    executions: ExecutionService | None = None,
+    settings: Settings | None = None,
+    *,
+    notifier: ExecutionNotifier | None = None,
+    blobs: Blobs | None = None,
+    schedules: Schedules | None = None,
+    scheduler_status: Callable[[], SchedulerStatus] | None = None,
+    health_checks: Mapping[str, HealthCheck] | None = None,
+    event_stream: EventStreamOptions | None = None,
+) -> FastAPI:
+    """The API app. ``schedules``: the platform's schedules to keep in step with schedule triggers
+    (default: EventBridge Scheduler when the engine is ``aws`` and a schedule target is configured).
+    ``health_checks``: ``scheduler`` / ``executor`` checks of /health (default: their status can be read).
+    ``event_stream``: polling, heartbeat and length of the server-sent event streams."""
+    settings = settings or get_settings()
+    store = store or _default_store(settings)
+    trigger_catalog = TriggerCatalog(store, schedules if schedules is not None else _default_schedules(settings))
+    context = ApiContext(
+        settings=settings,
+        store=store,
+        workflows=WorkflowCatalog(store, trigger_catalog),
+        triggers=trigger_catalog,
+        notifier=notifier or get_notifier(),
+        blobs=blobs or store.blobs,
+        scheduler_status=scheduler_status or (lambda: _scheduler_status_from_store(store, settings)),
+        health_checks={},
+        event_stream=event_stream or EventStreamOptions(),
+        execution_service_factory=(lambda: executions) if executions is not None else (
+            lambda: _default_execution_service(settings, store)
+        ),
+    )
+    context.health_checks = {
+        "scheduler": context.scheduler_status,
+        "executor": lambda: context.executions,
+        **(health_checks or {}),
+    }
+
+    app = FastAPI(
+        title="Orchestrator API",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
+    )
+    app.state.context = context
+    app.state.authenticator = ApiKeyAuthenticator(store, settings.admin_api_key)
+    install_error_handlers(app)
+    # added last = outermost: the 500 safety net also covers the size limit and stamps every response
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(UnexpectedErrors)
+    for module in (workflows, triggers, executions, events_sse, steps, api_keys, health, metrics):
+        app.include_router(module.router)
+    return app
+
+
+def _default_store(settings: Settings) -> Store:
+    from orchestrator.adapters.store_factory import get_store
+
+    return get_store(settings)
+
+
+def _default_schedules(settings: Settings) -> Schedules | None:
+    if settings.engine != "aws" or not settings.schedule_target_arn:
+        return None  # locally the in-process ticker reads next_fire_at from the store
+    from orchestrator.adapters.aws.scheduler import SchedulerSchedules
+
+    return SchedulerSchedules.from_settings(settings)
+
+
+def _default_execution_service(settings: Settings, store: Store) -> ExecutionService:
+    """The process's ExecutionService: the local runtime's, or one on SQS and Step Functions."""
+    if settings.engine == "local":
+        from orchestrator.adapters.local.runtime import get_local_runtime
+
+        return get_local_runtime().executions
+    from orchestrator.adapters.aws.sqs_queue import SqsQueue
+    from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines
+
+    return ExecutionService(
+        store,
+        SqsQueue.from_settings(settings),
+        StepFunctionsStateMachines.from_settings(settings),
+        settings.workflow_state_machine,
+        get_notifier(),
+        max_concurrent=settings.max_concurrent,
+        max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+    )
+
+
+def _scheduler_status_from_store(store: Store, settings: Settings) -> SchedulerStatus:
+    stats = store.stats()
+    return SchedulerStatus(
+        workers=settings.workers,
+        max_concurrent=settings.max_concurrent,
+        queued=stats.queued_executions,
+        running=stats.active_executions,
+    )
