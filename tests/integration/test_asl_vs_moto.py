@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orchestrator.asl import FakeClock, Interpreter, load_state_machine
 
 pytest.importorskip("boto3")

@@ -7,11 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from conftest import FUNCTION_ARN, Functions  # noqa: I001  (the suite's conftest, on sys.path)
 
 from orchestrator.adapters.local.memory import MemoryCheckpointStore
 from orchestrator.asl import ExecutionDoesNotExist, FakeClock, Interpreter, load_state_machine
-
-from conftest import FUNCTION_ARN, Functions  # noqa: I001  (the suite's conftest, on sys.path)
 
 
 class ProcessCrash(BaseException):

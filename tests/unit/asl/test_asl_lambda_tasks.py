@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.asl import FakeClock, Interpreter, load_state_machine
+from orchestrator.asl import Interpreter, load_state_machine
 
 INVOKE = "arn:aws:states:::lambda:invoke"
 

@@ -11,28 +11,20 @@ from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI
 
-from orchestrator.api.auth import ApiKeyAuthenticator
+from orchestrator.api.auth import ApiKeyAuthenticator, event_scope
 from orchestrator.api.context import ApiContext, HealthCheck
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.middleware import BodySizeLimit, UnexpectedErrors
-from orchestrator.api.routers import (
-    api_keys,
-    events_sse,
-    executions,
-    health,
-    metrics,
-    steps,
-    triggers,
-    workflows,
-)
+from orchestrator.api.routers import RESOURCE_ROUTERS
+from orchestrator.api.routers.inbound import create_inbound_router
 from orchestrator.api.schemas import SchedulerStatus
 from orchestrator.ports.blobs import Blobs
-from orchestrator.ports.schedules import Schedules
 from orchestrator.ports.store import Store
 from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.trigger_catalog import TriggerCatalog
+from orchestrator.services.triggers import TriggerService
 from orchestrator.services.workflow_catalog import WorkflowCatalog
 from orchestrator.settings import Settings, get_settings
 
@@ -66,25 +58,26 @@ def create_app(
     executions: ExecutionService | None = None,
     settings: Settings | None = None,
     *,
+    trigger_service: TriggerService | None = None,
     notifier: ExecutionNotifier | None = None,
     blobs: Blobs | None = None,
-    schedules: Schedules | None = None,
     scheduler_status: Callable[[], SchedulerStatus] | None = None,
     health_checks: Mapping[str, HealthCheck] | None = None,
     event_stream: EventStreamOptions | None = None,
 ) -> FastAPI:
-    """The API app. ``schedules``: the platform's schedules to keep in step with schedule triggers
-    (default: EventBridge Scheduler when the engine is ``aws`` and a schedule target is configured).
-    ``health_checks``: ``scheduler`` / ``executor`` checks of /health (default: their status can be read).
-    ``event_stream``: polling, heartbeat and length of the server-sent event streams."""
+    """The API app. Pass ``store`` and ``executions`` together (the service must work on that store);
+    without them the process's own are used (the local runtime's, or SQS + Step Functions in the cloud).
+    ``trigger_service``: checks and arms triggers (default: one on the given store and executions, or the
+    process's). ``health_checks``: ``scheduler`` / ``executor`` checks of /health (default: their status
+    can be read). ``event_stream``: polling, heartbeat and length of the server-sent event streams."""
     settings = settings or get_settings()
+    own_services = store is None and executions is None
     store = store or _default_store(settings)
-    trigger_catalog = TriggerCatalog(store, schedules if schedules is not None else _default_schedules(settings))
     context = ApiContext(
         settings=settings,
         store=store,
-        workflows=WorkflowCatalog(store, trigger_catalog),
-        triggers=trigger_catalog,
+        workflows=WorkflowCatalog(store, TriggerCatalog(store, lambda: context.trigger_service)),
+        triggers=TriggerCatalog(store, lambda: context.trigger_service),
         notifier=notifier or get_notifier(),
         blobs=blobs or store.blobs,
         scheduler_status=scheduler_status or (lambda: _scheduler_status_from_store(store, settings)),
@@ -92,6 +85,9 @@ def create_app(
         event_stream=event_stream or EventStreamOptions(),
         execution_service_factory=(lambda: executions) if executions is not None else (
             lambda: _default_execution_service(settings, store)
+        ),
+        trigger_service_factory=lambda: trigger_service or (
+            _process_trigger_service() if own_services else TriggerService(store, context.executions)
         ),
     )
     context.health_checks = {
@@ -112,8 +108,13 @@ def create_app(
     # added last = outermost: the 500 safety net also covers the size limit and stamps every response
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(UnexpectedErrors)
-    for module in (workflows, triggers, executions, events_sse, steps, api_keys, health, metrics):
-        app.include_router(module.router)
+    for router in RESOURCE_ROUTERS:
+        app.include_router(router)
+    app.include_router(create_inbound_router(
+        event_scope=event_scope,
+        trigger_service=lambda: context.trigger_service,
+        max_body_bytes=settings.max_request_bytes,
+    ))
     return app
 
 
@@ -123,12 +124,10 @@ def _default_store(settings: Settings) -> Store:
     return get_store(settings)
 
 
-def _default_schedules(settings: Settings) -> Schedules | None:
-    if settings.engine != "aws" or not settings.schedule_target_arn:
-        return None  # locally the in-process ticker reads next_fire_at from the store
-    from orchestrator.adapters.aws.scheduler import SchedulerSchedules
+def _process_trigger_service() -> TriggerService:
+    from orchestrator.adapters.trigger_factory import get_trigger_service
 
-    return SchedulerSchedules.from_settings(settings)
+    return get_trigger_service()
 
 
 def _default_execution_service(settings: Settings, store: Store) -> ExecutionService:

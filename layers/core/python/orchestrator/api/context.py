@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -16,8 +16,11 @@ from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.services.trigger_catalog import TriggerCatalog
+from orchestrator.services.triggers import TriggerService
 from orchestrator.services.workflow_catalog import WorkflowCatalog
 from orchestrator.settings import Settings
+
+T = TypeVar("T")
 
 #: a health check passes when it returns without raising (and does not return False)
 HealthCheck = Callable[[], object]
@@ -35,19 +38,27 @@ class ApiContext:
     #: "scheduler" and "executor" checks of /health ("database" is always the store itself)
     health_checks: Mapping[str, HealthCheck]
     event_stream: EventStreamOptions
-    #: builds the ExecutionService when first needed: that starts AWS clients (cloud) or the local runtime's
-    #: objects, which requests that never touch executions should not pay for
+    #: build the services when first needed: that starts AWS clients (cloud) or the local runtime's objects,
+    #: which requests that never touch executions should not pay for
     execution_service_factory: Callable[[], ExecutionService]
-    _execution_service: ExecutionService | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    trigger_service_factory: Callable[[], TriggerService]
+    _built: dict[str, object] = field(default_factory=dict, repr=False)
+    # reentrant: building the trigger service may ask for the execution service
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def _once(self, name: str, factory: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = factory()
+            return self._built[name]  # type: ignore[return-value]
 
     @property
     def executions(self) -> ExecutionService:
-        if self._execution_service is None:
-            with self._lock:
-                if self._execution_service is None:
-                    self._execution_service = self.execution_service_factory()
-        return self._execution_service
+        return self._once("executions", self.execution_service_factory)
+
+    @property
+    def trigger_service(self) -> TriggerService:
+        return self._once("triggers", self.trigger_service_factory)
 
 
 def get_context(request: Request) -> ApiContext:

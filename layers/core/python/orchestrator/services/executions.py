@@ -8,8 +8,11 @@ machine's execution name is the execution id, so a duplicate message can never s
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from orchestrator.domain.lifecycle import TERMINAL_STATUSES, InvalidTransition
 from orchestrator.domain.records import (
@@ -20,7 +23,7 @@ from orchestrator.domain.records import (
     utcnow,
 )
 from orchestrator.domain.workflow import WorkflowDefinition
-from orchestrator.observability import logger
+from orchestrator.observability import logger, metrics
 from orchestrator.ports.queue import Queue, QueueSendError
 from orchestrator.ports.state_machines import ExecutionNotFound, StateMachines
 from orchestrator.ports.store import RecordNotFound, Store
@@ -80,6 +83,7 @@ class ExecutionService:
             input=input if input is not None else {}, priority=priority, trigger_id=trigger_id, retry_of=retry_of,
         ))
         self.announce(record)
+        metrics.add_metric(name="ExecutionsSubmitted", unit=MetricUnit.Count, value=1)
         return record
 
     def announce(self, record: ExecutionRecord) -> None:
@@ -108,6 +112,7 @@ class ExecutionService:
             return False  # another dispatcher, or a cancel, got there first
         self.notifier.notify(execution_id)
         self.start_machine(execution_id, definition)
+        metrics.add_metric(name="ExecutionsStarted", unit=MetricUnit.Count, value=1)
         return True
 
     def restart_machine(self, execution_id: str) -> None:
@@ -163,11 +168,9 @@ class ExecutionService:
         )
         if before.status is not ExecutionStatus.QUEUED:
             release(execution_id, self.store.step_results, self.machines, cancelled=True)
-            try:
+            with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
                 self.machines.stop_execution(self.execution_arn(execution_id), "Orchestrator.Cancelled",
                                              "cancelled by request")
-            except ExecutionNotFound:
-                pass  # never started, or already gone
         cancel_unfinished_steps(self.store, execution_id)
         self.notifier.notify(execution_id)
         return record
@@ -216,6 +219,7 @@ class ExecutionService:
             )
         except InvalidTransition:
             return None
+        metrics.add_metric(name=f"Executions{target.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
         if target is not ExecutionStatus.COMPLETED:
             cancel_unfinished_steps(self.store, execution_id)
         self.notifier.notify(execution_id)

@@ -1,7 +1,16 @@
 """One router per resource; ``api.app.create_app`` includes them all (and the inbound triggers' router,
 which needs arguments: ``inbound.create_inbound_router``)."""
 
-from orchestrator.api.routers import api_keys, events_sse, executions, health, metrics, steps, triggers, workflows
+from orchestrator.api.routers import (
+    api_keys,
+    events_sse,
+    executions,
+    health,
+    metrics,
+    steps,
+    triggers,
+    workflows,
+)
 
 #: in the order the OpenAPI document lists them
 RESOURCE_ROUTERS = (

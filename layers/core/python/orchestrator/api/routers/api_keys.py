@@ -10,7 +10,13 @@ from orchestrator.api.auth import AdminPrincipal, CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
 from orchestrator.api.errors import not_found
 from orchestrator.api.pagination import PageParams, page_of_list
-from orchestrator.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyResponse, PageResponse, error_responses
+from orchestrator.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyResponse,
+    PageResponse,
+    error_responses,
+)
 from orchestrator.domain.records import ApiKeyRecord, format_timestamp
 
 router = APIRouter(

@@ -10,7 +10,13 @@ from orchestrator.api.access import visible_trigger, visible_workflow
 from orchestrator.api.auth import CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams, page_of_list
-from orchestrator.api.schemas import PageResponse, TriggerCreate, TriggerResponse, TriggerUpdate, error_responses
+from orchestrator.api.schemas import (
+    PageResponse,
+    TriggerCreate,
+    TriggerResponse,
+    TriggerUpdate,
+    error_responses,
+)
 from orchestrator.domain.records import TriggerRecord, format_timestamp
 
 router = APIRouter(
