@@ -1,6 +1,6 @@
 """Interpreter overhead per state transition: this project's ASL interpreter vs moto's.
 
-    .venv/bin/python benchmarks/engine.py            # full sizes (moto takes about a minute)
+    .venv/bin/python benchmarks/engine.py            # full sizes: about 2 minutes (moto ~3.5 ms per event)
     .venv/bin/python benchmarks/engine.py --quick    # small sizes, well under 20 s (tests/integration)
     .venv/bin/python benchmarks/engine.py --profile  # also cProfile our interpreter (top functions)
 
@@ -13,11 +13,11 @@ measured is the interpreters, not step work):
   Lambda Task, a Choice and a Pass.
 
 Ours: ``orchestrator.asl.Interpreter`` with the in-memory checkpoint store and the system clock (median
-of ``--repeat`` timed runs, each on a fresh interpreter warmed up by a tiny execution; the same with a
-FakeClock is shown for information — there are no waits, so it should not matter). moto: ``mock_aws`` in execute_state_machine mode, the no-op
-plugged in behind a real ``create_function`` (tests/support/moto_lambda.py), timed from start_execution
-until describe_execution reports the end (after a warm-up execution), history counted with paginated
-get_execution_history.
+of ``--repeat`` timed runs, each on a fresh interpreter warmed up by a tiny execution). The same with a
+FakeClock is shown for information: there are no waits, the clock only arms the DAG's Task timeouts
+(TimeoutSecondsPath). moto: ``mock_aws`` in execute_state_machine mode, the no-op plugged in behind a real
+``create_function`` (tests/support/moto_lambda.py), timed from start_execution until describe_execution
+reports the end (after a warm-up execution), history counted with paginated get_execution_history.
 
 A transition is one history event. The last line is ``ratio_vs_moto=N``: moto's microseconds per
 transition over ours, over both scenarios (total time / total events of each engine). The exit status is 1
@@ -196,7 +196,7 @@ def run_ours(
     return Measurement(engine, scenario.name, statistics.median(times), events, status, output, note)
 
 
-SORT = "tottime"
+PROFILE_SORT = "tottime"  # pstats sort key of --profile
 
 
 def profile_ours(scenario: Scenario, machine: StateMachine, top: int) -> str:
@@ -232,7 +232,7 @@ def profile_ours(scenario: Scenario, machine: StateMachine, top: int) -> str:
         return f"(no thread named {LOOP_THREAD_NAME!r} ran: the interpreter changed, update benchmarks/engine.py)"
     text = io.StringIO()
     text.write(f"one run under cProfile: {seconds:.3f} s\n")
-    pstats.Stats(profiles[0], stream=text).strip_dirs().sort_stats(SORT).print_stats(top)
+    pstats.Stats(profiles[0], stream=text).strip_dirs().sort_stats(PROFILE_SORT).print_stats(top)
     return text.getvalue()
 
 

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from orchestrator.adapters.aws.event_rules import TARGET_ID, EventBridgeRules, input_template
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:orchestrator-TriggerFunction"

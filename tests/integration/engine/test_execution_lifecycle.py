@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import create_workflow, wait_for
+from engine_support import create_workflow, wait_for
 
 from orchestrator.domain.lifecycle import InvalidTransition, is_terminal
 from orchestrator.domain.records import ExecutionStatus, StepStatus

@@ -4,13 +4,15 @@ replaying them, without invoking again the functions whose outcome is recorded."
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
-from conftest import FUNCTION_ARN, Functions  # noqa: I001  (the suite's conftest, on sys.path)
 
 from orchestrator.adapters.local.memory import MemoryCheckpointStore
 from orchestrator.asl import ExecutionDoesNotExist, FakeClock, Interpreter, load_state_machine
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 
 class ProcessCrash(BaseException):
@@ -36,8 +38,7 @@ def store() -> MemoryCheckpointStore:
     return MemoryCheckpointStore()
 
 
-def crashing_functions(crash_on: str) -> tuple[Functions, dict[str, bool]]:
-    functions = Functions()
+def crashing_functions(functions: Any, crash_on: str) -> dict[str, bool]:
     armed = {"crash": True}
 
     def step(name: str):
@@ -50,17 +51,16 @@ def crashing_functions(crash_on: str) -> tuple[Functions, dict[str, bool]]:
 
     for name in ("first", "second", "third"):
         functions.add(name, step(name))
-    return functions, armed
+    return armed
 
 
-def test_a_crashed_execution_resumes_without_invoking_completed_tasks_again(store):
+def test_a_crashed_execution_resumes_without_invoking_completed_tasks_again(store, functions):
     # Given an execution whose second task kills the process
-    functions, armed = crashing_functions(crash_on="second")
+    armed = crashing_functions(functions, crash_on="second")
     machine = three_steps()
     clock = FakeClock()
-    with Interpreter(invoke=functions, clock=clock, checkpoints=store) as first_life:
-        with pytest.raises(ProcessCrash):
-            first_life.run(machine, {"order": 42}, name="order-42")
+    with Interpreter(invoke=functions, clock=clock, checkpoints=store) as first_life, pytest.raises(ProcessCrash):
+        first_life.run(machine, {"order": 42}, name="order-42")
     assert functions.names_called() == ["first", "second"]
     assert store.unfinished() == ["arn:aws:states:us-east-1:000000000000:execution:StateMachine:order-42"]
 
@@ -83,9 +83,9 @@ def test_a_crashed_execution_resumes_without_invoking_completed_tasks_again(stor
     assert store.unfinished() == []
 
 
-def test_a_resumed_wait_ends_at_its_recorded_deadline(store):
+def test_a_resumed_wait_ends_at_its_recorded_deadline(store, functions):
     # Given an execution that crashed after its 60-second Wait
-    functions, armed = crashing_functions(crash_on="second")
+    armed = crashing_functions(functions, crash_on="second")
     machine = three_steps()
     clock = FakeClock()
     with Interpreter(invoke=functions, clock=clock, checkpoints=store) as first_life, pytest.raises(ProcessCrash):
@@ -101,9 +101,8 @@ def test_a_resumed_wait_ends_at_its_recorded_deadline(store):
     assert clock.sleeps == [60.0, 0.0]
 
 
-def test_a_task_token_survives_a_restart(store):
+def test_a_task_token_survives_a_restart(store, functions):
     # Given a callback task waiting for its token when the process goes away
-    functions = Functions()
     tokens: list[str] = []
     functions.add("approve", lambda event: tokens.append(event["token"]) or {"queued": True})
     machine = load_state_machine(
@@ -125,8 +124,6 @@ def test_a_task_token_survives_a_restart(store):
     for _ in range(500):
         if any(r.get("event", {}).get("type") == "TaskSubmitted" for r in store.load(store.unfinished()[0])):
             break
-        import time
-
         time.sleep(0.01)
     first_life.close()  # the process stops: the execution is abandoned mid-wait
 
@@ -138,8 +135,6 @@ def test_a_task_token_survives_a_restart(store):
             second_life.send_task_success(tokens[0], {"approved": True})
             break
         except LookupError:
-            import time
-
             time.sleep(0.01)  # the replay has not reached the waiting task yet
     result = handle.wait(5)
     second_life.close()
@@ -149,9 +144,8 @@ def test_a_task_token_survives_a_restart(store):
     assert len(tokens) == 1
 
 
-def test_completed_map_iterations_are_not_repeated(store):
+def test_completed_map_iterations_are_not_repeated(store, functions):
     # Given a sequential Map whose third item kills the process
-    functions = Functions()
     armed = {"crash": True}
 
     def work(item: int) -> int:
@@ -188,9 +182,9 @@ def test_completed_map_iterations_are_not_repeated(store):
     assert result.output == [1, 4, 9, 16]
 
 
-def test_a_changed_definition_is_not_resumed(store):
+def test_a_changed_definition_is_not_resumed(store, functions):
     # Given an unfinished execution of a machine whose definition has since changed
-    functions, _ = crashing_functions(crash_on="first")
+    crashing_functions(functions, crash_on="first")
     machine = three_steps()
     with Interpreter(invoke=functions, clock=FakeClock(), checkpoints=store) as first_life, pytest.raises(ProcessCrash):
         first_life.run(machine, {})
@@ -221,9 +215,9 @@ def test_stop_aborts_a_running_execution(store, types_of):
     assert store.unfinished() == []
 
 
-def test_stop_closes_an_unfinished_execution_that_is_not_running(store):
+def test_stop_closes_an_unfinished_execution_that_is_not_running(store, functions):
     # Given an execution abandoned by a crash
-    functions, _ = crashing_functions(crash_on="first")
+    crashing_functions(functions, crash_on="first")
     with Interpreter(invoke=functions, clock=FakeClock(), checkpoints=store) as first_life, pytest.raises(ProcessCrash):
         first_life.run(three_steps(), {}, name="abandoned")
     execution_arn = store.unfinished()[0]
@@ -237,9 +231,8 @@ def test_stop_closes_an_unfinished_execution_that_is_not_running(store):
     assert store.load(execution_arn)[-1]["status"] == "ABORTED"
 
 
-def test_checkpoint_records_are_plain_json(store):
+def test_checkpoint_records_are_plain_json(store, functions):
     # Given a finished execution with a task, a wait and a choice
-    functions = Functions()
     arn = functions.add("work", lambda event: {"ok": True})
     machine = load_state_machine(
         {
@@ -262,13 +255,12 @@ def test_checkpoint_records_are_plain_json(store):
     assert sum(1 for r in records if r["kind"] == "event") == len(result.history)
 
 
-def test_an_execution_timeout_times_the_execution_out(clock, types_of):
+def test_an_execution_timeout_times_the_execution_out(clock, functions, types_of):
     # Given a machine with TimeoutSeconds 30 and a 60-second Wait
     machine = load_state_machine(
         {"TimeoutSeconds": 30, "StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 60, "End": True}}}
     )
     # (a Wait is instantaneous with a FakeClock, so drive the clock from a slow function instead)
-    functions = Functions()
 
     def slow(event: Any) -> Any:
         clock.advance(45)

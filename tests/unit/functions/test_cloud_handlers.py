@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MACHINE, context, event, load_handler, queued_execution
+from cloud_handler_support import MACHINE, context, event, load_handler, queued_execution
 
 from orchestrator.domain.records import ExecutionStatus
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY

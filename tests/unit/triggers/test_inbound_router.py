@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
-from support.triggers import TriggerWorld, a_trigger, a_workflow, json_body, signed_headers
 
 from orchestrator.api.routers.inbound import create_inbound_router
 from orchestrator.domain.records import TriggerType
+from support.triggers import TriggerWorld, a_trigger, a_workflow, json_body, signed_headers
 
 SECRET = "router-secret"
 KEYS = {"key-alice": "alice", "key-admin": None}

@@ -9,11 +9,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support.triggers import SettableClock, TriggerWorld, a_workflow, build_world
 
 from orchestrator.adapters.local.lambdas import LocalLambdaContext
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.records import TriggerRecord, TriggerType
+from support.triggers import SettableClock, TriggerWorld, a_workflow, build_world
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_EVENT = json.loads((ROOT / "events" / "trigger_schedule_event.json").read_text())

@@ -73,11 +73,12 @@ def create_app(
     settings = settings or get_settings()
     own_services = store is None and executions is None
     store = store or _default_store(settings)
+    trigger_catalog = TriggerCatalog(store, lambda: context.trigger_service)
     context = ApiContext(
         settings=settings,
         store=store,
-        workflows=WorkflowCatalog(store, TriggerCatalog(store, lambda: context.trigger_service)),
-        triggers=TriggerCatalog(store, lambda: context.trigger_service),
+        workflows=WorkflowCatalog(store, trigger_catalog),
+        triggers=trigger_catalog,
         notifier=notifier or get_notifier(),
         blobs=blobs or store.blobs,
         scheduler_status=scheduler_status or (lambda: _scheduler_status_from_store(store, settings)),

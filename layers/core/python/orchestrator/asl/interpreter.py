@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import threading
 import uuid
@@ -34,9 +33,8 @@ from orchestrator.asl.errors import STATES_RUNTIME, STATES_TIMEOUT, StatesError
 from orchestrator.asl.model import StateMachine
 from orchestrator.asl.runtime import Branch, Execution, Invoke, Listener, Scope, race_with_alarm
 from orchestrator.asl.values import exceeds_payload_quota, to_json
+from orchestrator.observability import logger
 from orchestrator.ports.checkpoints import CheckpointStore
-
-log = logging.getLogger(__name__)
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
@@ -166,7 +164,7 @@ class Interpreter:
             try:
                 cancelled.result(timeout=10)
             except Exception:  # a task that refuses to unwind must not block the shutdown
-                log.warning("ASL interpreter: some executions did not unwind on close", exc_info=True)
+                logger.warning("ASL interpreter: some executions did not unwind on close", exc_info=True)
             loop_thread.stop()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -244,10 +242,10 @@ class Interpreter:
             start = replay.start
             machine = machines_by_arn.get(start["stateMachineArn"])
             if machine is None:
-                log.warning("cannot resume %s: state machine %s not given", execution_arn, start["stateMachineArn"])
+                logger.warning("cannot resume %s: state machine %s not given", execution_arn, start["stateMachineArn"])
                 continue
             if machine.definition_hash != start["definitionHash"]:
-                log.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
+                logger.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
                 continue
             with self._lock:
                 self._running[execution_arn] = (None, None)  # type: ignore[assignment]
@@ -377,7 +375,7 @@ class Interpreter:
         except asyncio.CancelledError:
             raise
         except Exception as bug:  # an interpreter defect must still end the execution, visibly
-            log.exception("ASL interpreter error in %s", execution.arn)
+            logger.exception("ASL interpreter error in %s", execution.arn)
             return self._finish(
                 execution, FAILED, error=STATES_RUNTIME, cause=f"Internal interpreter error: {bug!r}", branch=top
             )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -23,14 +22,13 @@ from orchestrator.asl.clock import Clock
 from orchestrator.asl.errors import STATES_DATA_LIMIT_EXCEEDED, StatesError, runtime_error
 from orchestrator.asl.lambda_invoke import await_capturing_errors, call_capturing_errors
 from orchestrator.asl.timestamps import format_timestamp
-from orchestrator.asl.values import exceeds_payload_quota, to_json
+from orchestrator.asl.values import MAX_PAYLOAD_BYTES, exceeds_payload_quota, to_json, utf8_size
+from orchestrator.observability import logger
 
 if TYPE_CHECKING:
     from orchestrator.asl.callbacks import TaskTokenRegistry
     from orchestrator.asl.model import StateGraph, StateMachine
     from orchestrator.asl.states.base import State
-
-log = logging.getLogger(__name__)
 
 Listener = Callable[[dict[str, Any]], None]
 Invoke = Callable[[str, Any], Any]
@@ -200,8 +198,18 @@ class StateRun:
             raise self.fail(execution.data_limit_error(state.name))
         details: dict[str, Any] = {"name": state.name, "output": output_json, "outputDetails": {"truncated": False}}
         if assigned:
+            assigned_json = {name: to_json(value) for name, value in assigned.items()}
+            # Step Functions limits what one Assign stores to the payload quota (256 KiB) as well.
+            if sum(utf8_size(text) for text in assigned_json.values()) >= MAX_PAYLOAD_BYTES:
+                raise self.fail(
+                    StatesError(
+                        STATES_DATA_LIMIT_EXCEEDED,
+                        f"The variables assigned by the state '{state.name}' exceed the maximum size of "
+                        f"{MAX_PAYLOAD_BYTES} bytes.",
+                    )
+                )
             self.branch.scope.assign(assigned)
-            details["assignedVariables"] = {name: to_json(value) for name, value in assigned.items()}
+            details["assignedVariables"] = assigned_json
             details["assignedVariablesDetails"] = {"truncated": False}
         if state.exited_event_type is not None:
             self.emit(state.exited_event_type, "stateExitedEventDetails", details)
@@ -321,7 +329,7 @@ class Execution:
             try:
                 self.listener(event)
             except Exception:  # a broken listener must not break the execution
-                log.exception("history listener failed on event %s", event_type)
+                logger.exception("history listener failed on event %s", event_type)
         return event
 
     # -- Context object ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -107,7 +107,7 @@ def create_inbound_router(
     @router.api_route("/webhooks/{path:path}", methods=WEBHOOK_METHODS, status_code=202,
                       response_model=WebhookAccepted, responses=errors, summary="Fire a webhook trigger")
     async def receive_webhook(path: str, request: Request,
-                              triggers: TriggerService = Depends(trigger_service)) -> Any:
+                              triggers: Annotated[TriggerService, Depends(trigger_service)]) -> Any:
         try:
             body = await _read_body(request, limit)
             execution = await run_in_threadpool(
@@ -121,8 +121,8 @@ def create_inbound_router(
 
     @router.post("/api/v1/events", status_code=202, response_model=EventAccepted, responses=errors,
                  summary="Publish an event to the event triggers")
-    async def publish_event(request: Request, owner_id: str | None = Depends(event_scope),
-                            triggers: TriggerService = Depends(trigger_service)) -> Any:
+    async def publish_event(request: Request, owner_id: Annotated[str | None, Depends(event_scope)],
+                            triggers: Annotated[TriggerService, Depends(trigger_service)]) -> Any:
         try:
             body = await _read_body(request, limit)
             try:

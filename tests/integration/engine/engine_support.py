@@ -1,0 +1,53 @@
+"""A LocalRuntime on a fresh SQLite home per test: the same wiring as `orchestrator serve`, minus HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.adapters import factories
+from orchestrator.adapters.local import runtime as runtime_module
+from orchestrator.adapters.store_factory import close_stores
+from orchestrator.domain.records import ExecutionRecord, WorkflowRecord, WorkflowStatus
+from orchestrator.settings import get_settings
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    runtime_module.get_local_runtime.cache_clear()
+    factories.get_step_runner_ports.cache_clear()
+    factories.get_state_machines.cache_clear()
+    factories.get_pause_gate_ports.cache_clear()
+    close_stores()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[runtime_module.LocalRuntime]:
+    monkeypatch.setenv("ORCHESTRATOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ORCHESTRATOR_STORE", "sqlite")
+    _reset_caches()
+    local = runtime_module.get_local_runtime()
+    local.start()
+    yield local
+    local.stop()
+    _reset_caches()
+
+
+def create_workflow(runtime: runtime_module.LocalRuntime, definition: dict, *, owner: str = "owner-1") -> WorkflowRecord:
+    record = runtime.store.create_workflow(
+        WorkflowRecord(name=definition["name"], owner_id=owner, status=WorkflowStatus.ACTIVE), definition)
+    return record
+
+
+def wait_for(runtime: runtime_module.LocalRuntime, execution_id: str,
+             done: Callable[[ExecutionRecord], bool], timeout: float = 30) -> ExecutionRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = runtime.store.get_execution(execution_id)
+        if record is not None and done(record):
+            return record
+        time.sleep(0.02)
+    raise AssertionError(f"execution {execution_id} never reached the expected state: {runtime.store.get_execution(execution_id)}")
