@@ -33,6 +33,13 @@ def evaluate(compiled: jsonata_eval.CompiledTemplate, frame: Any, states: dict[s
         return jsonata_eval.evaluate_template(compiled, states, frame.variables())
     except jsonata_eval.JsonataError as failure:
         raise StatesError(failure.error, failure.cause) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as failure:
+        # The JSONata library lets some function errors out as plain Python exceptions (e.g. $number on
+        # text): they are still the expression failing, not the interpreter.
+        raise query_error(
+            f"The JSONata expression specified for the field '{compiled.field}' threw an error during "
+            f"evaluation. {type(failure).__name__}: {failure}"
+        ) from None
 
 
 def query_error(cause: str) -> StatesError:

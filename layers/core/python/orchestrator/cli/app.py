@@ -109,6 +109,29 @@ def run(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to listen on (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8100)")] = None,
+) -> None:
+    """Run the API, the worker pool and the schedule ticker on SQLite under ./.orchestrator/."""
+    _quiet_powertools()
+    from orchestrator.adapters.local.server import LocalServer
+    from orchestrator.settings import get_settings
+
+    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    settings = get_settings().model_copy(update=overrides)
+    server = LocalServer(settings)
+    server.start()
+    base = f"http://{settings.host}:{settings.port}"
+    stderr.print(f"[bold green]orchestrator serving[/] on {base}  (docs: {base}/docs, store: {settings.home.resolve()})")
+    if server.generated_admin_key:
+        stderr.print("[bold]admin API key[/] (shown once; set ORCHESTRATOR_ADMIN_KEY to choose your own):")
+        print(server.generated_admin_key, flush=True)
+    stderr.print(f"try: curl -H 'Authorization: Bearer <key>' {base}/api/v1/workflows    Ctrl-C stops")
+    server.serve_forever()
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of workflow files (for editors)."""
     from orchestrator.domain.schema import workflow_json_schema

@@ -8,8 +8,8 @@ events may trigger, or None for every owner's (an admin key). Bodies are read up
 ``{"error": {"code", "message", "details"}}``.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI must see the dependencies in the route signatures,
+# and they are closures of create_inbound_router, out of reach of a deferred annotation's evaluation
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
