@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.asl.errors import StatesError, runtime_error
-from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, ResultPath
+from orchestrator.asl.errors import StatesError
+from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, ResultPath, invalid_path_error
 from orchestrator.asl.payload import Template
 from orchestrator.asl.retry import Catcher
-
-# Marker for "field absent": InputPath/OutputPath default to "$", ResultPath to "$".
-ROOT = None
-
-
-def invalid_path_error(reference: Reference, missing: ReferenceNotFound) -> Exception:
-    return runtime_error(f"Invalid path '{reference.text}' : {missing.detail}")
 
 
 def select(reference: Reference | None, data: Any, frame: Frame, discard: bool) -> Any:

@@ -91,6 +91,14 @@ class ExecutionHandle:
         return self._future.result(timeout)
 
 
+@dataclass
+class _Running:
+    """An execution this interpreter is running (reserved by start() before its coroutine begins)."""
+
+    execution: Execution | None = None
+    task: asyncio.Task[Any] | None = None
+
+
 class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
@@ -138,7 +146,7 @@ class Interpreter:
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._running: dict[str, tuple[Execution, asyncio.Task[Any] | None]] = {}
+        self._running: dict[str, _Running] = {}
         self._abort_requests: dict[str, tuple[str | None, str | None]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -156,9 +164,9 @@ class Interpreter:
         with self._lock:
             loop_thread, self._loop_thread = self._loop_thread, None
             executor, self._executor = self._executor, None
-            for execution, _task in self._running.values():
-                if execution is not None:
-                    execution.abandon()
+            for running in self._running.values():
+                if running.execution is not None:
+                    running.execution.abandon()
         if loop_thread is not None:
             cancelled = asyncio.run_coroutine_threadsafe(_cancel_all_tasks(), loop_thread.loop)
             try:
@@ -202,7 +210,7 @@ class Interpreter:
         with self._lock:
             if execution_arn in self._running or (name is not None and self.checkpoints.load(execution_arn)):
                 raise ExecutionAlreadyExists(f"an execution named {execution_name!r} already exists")
-            self._running[execution_arn] = (None, None)  # type: ignore[assignment]  # reserved
+            self._running[execution_arn] = _Running()
         start_time = self.clock.now()
         writer = CheckpointWriter(self.checkpoints, execution_arn)
         writer.add(
@@ -248,7 +256,7 @@ class Interpreter:
                 logger.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
                 continue
             with self._lock:
-                self._running[execution_arn] = (None, None)  # type: ignore[assignment]
+                self._running[execution_arn] = _Running()
             writer = CheckpointWriter(self.checkpoints, execution_arn)
             execution = self._execution(
                 machine,
@@ -312,7 +320,7 @@ class Interpreter:
             if running is not None:
                 self._abort_requests[execution_id] = (error, cause)
         if running is not None:
-            task = running[1]
+            task = running.task
             loop_thread = self._loop_thread
             if task is not None and loop_thread is not None:
                 loop_thread.call(task.cancel)
@@ -328,7 +336,7 @@ class Interpreter:
 
     async def _drive(self, execution: Execution) -> ExecutionResult:
         with self._lock:
-            self._running[execution.arn] = (execution, asyncio.current_task())
+            self._running[execution.arn] = _Running(execution, asyncio.current_task())
             abort_requested = execution.arn in self._abort_requests
         try:
             if abort_requested:  # stop() arrived before the coroutine started
@@ -387,7 +395,7 @@ class Interpreter:
                 cause=f"The execution ran longer than its TimeoutSeconds ({machine.timeout_seconds}s).",
                 branch=top,
             )
-        return self._finish(execution, SUCCEEDED, output_json=top.last_output_json if top.last_output is output else to_json(output), branch=top)
+        return self._finish(execution, SUCCEEDED, output_json=top.to_json(output), branch=top)
 
     def _finish(
         self,
@@ -399,7 +407,8 @@ class Interpreter:
         cause: str | None = None,
         branch: Branch | None = None,
     ) -> ExecutionResult:
-        branch = branch or Branch("", execution.history[-1]["id"] if execution.history else 0, Scope())
+        if branch is None:  # aborted before or outside the top-level branch: terminal events get their own
+            branch = Branch("/~end", execution.history[-1]["id"] if execution.history else 0, Scope())
         if status == SUCCEEDED:
             execution.emit(
                 branch,

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.asl import jsonata_eval
+from orchestrator.asl.errors import query_evaluation_error
 from orchestrator.asl.graph import JSONATA
-from orchestrator.asl.jsonata_flow import JsonataFlow, JsonataValue, evaluate, query_error, states_binding
+from orchestrator.asl.jsonata_flow import JsonataFlow, JsonataValue, evaluate, states_binding
 from orchestrator.asl.paths import VARIABLE_NAME
 from orchestrator.asl.retry import Catcher
 from orchestrator.asl.states.choice_state import ChoiceRule, ChoiceState
@@ -174,7 +175,7 @@ class JsonataCompiler:
             def seconds(frame: Any, data: Any) -> int:
                 result = value(frame, data)
                 if not is_integral(result) or not 0 <= result <= MAX_WAIT_SECONDS:
-                    raise query_error(
+                    raise query_evaluation_error(
                         f"The Seconds field must be an integer from 0 to {MAX_WAIT_SECONDS}: {to_json(result)}"
                     )
                 return int(result)
@@ -195,7 +196,7 @@ class JsonataCompiler:
             parsed = parse_timestamp(result)
             if parsed is None:
                 shown = result if isinstance(result, str) else to_json(result)
-                raise query_error(
+                raise query_evaluation_error(
                     f"The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {shown}"
                 )
             return parsed[0]
@@ -270,7 +271,7 @@ class JsonataCompiler:
 
             def input_items(frame: Any, data: Any) -> list[Any]:
                 if not isinstance(data, list):
-                    raise query_error(f"Map state input must be an array but was: {to_json(data)}")
+                    raise query_evaluation_error(f"Map state input must be an array but was: {to_json(data)}")
                 return data
 
             return input_items

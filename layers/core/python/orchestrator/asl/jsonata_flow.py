@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.asl import jsonata_eval
-from orchestrator.asl.errors import STATES_QUERY_EVALUATION_ERROR, StatesError
+from orchestrator.asl.errors import StatesError, query_evaluation_error
 from orchestrator.asl.retry import Catcher
 from orchestrator.asl.values import json_type_name, to_json
 
@@ -36,14 +36,10 @@ def evaluate(compiled: jsonata_eval.CompiledTemplate, frame: Any, states: dict[s
     except (ArithmeticError, LookupError, TypeError, ValueError) as failure:
         # The JSONata library lets some function errors out as plain Python exceptions (e.g. $number on
         # text): they are still the expression failing, not the interpreter.
-        raise query_error(
+        raise query_evaluation_error(
             f"The JSONata expression specified for the field '{compiled.field}' threw an error during "
             f"evaluation. {type(failure).__name__}: {failure}"
         ) from None
-
-
-def query_error(cause: str) -> StatesError:
-    return StatesError(STATES_QUERY_EVALUATION_ERROR, cause)
 
 
 class JsonataValue:
@@ -60,7 +56,7 @@ class JsonataValue:
         return evaluate(self.compiled, frame, states_binding(frame, data))
 
     def unexpected_type(self, field: str, expected: str, value: Any) -> StatesError:
-        return query_error(
+        return query_evaluation_error(
             f"The JSONata expression '{self.expression}' specified for the field '{field}' returned an unexpected "
             f"result type. Expected '{expected}', but was '{json_type_name(value)}' for value: {to_json(value)}"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-from orchestrator.asl.errors import STATES_RESULT_PATH_MATCH_FAILURE, StatesError
+from orchestrator.asl.errors import STATES_RESULT_PATH_MATCH_FAILURE, StatesError, runtime_error
 from orchestrator.asl.jsonpath import JsonPath, PathNotFound, PathSyntaxError, compile_path
 from orchestrator.asl.values import to_json
 
@@ -120,8 +120,9 @@ def compile_reference(text: str) -> Reference:
     return reference
 
 
-def is_reference_text(text: Any) -> bool:
-    return isinstance(text, str) and text.startswith("$")
+def invalid_path_error(reference: Reference, missing: ReferenceNotFound) -> StatesError:
+    """States.Runtime for a path field (InputPath, ItemsPath, TimeoutSecondsPath, ...) that selects nothing."""
+    return runtime_error(f"Invalid path '{reference.text}' : {missing.detail}")
 
 
 # ---------------------------------------------------------------------------------------------------------

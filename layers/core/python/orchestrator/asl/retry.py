@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.asl.errors import STATES_ALL, StatesError, error_matches
+from orchestrator.asl.errors import KNOWN_STATES_ERRORS, STATES_ALL, StatesError, error_matches
 
 MAX_INTERVAL_SECONDS = 99_999_999
 MAX_DELAY_SECONDS = 31_622_401  # AWS accepts 1 .. 31622401
@@ -64,6 +64,9 @@ def validate_error_equals(value: Any, location: str, is_last: bool, problems: li
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         problems.append(f"{location}: must be a non-empty array of error names")
         return ()
+    for name in value:
+        if name.startswith("States.") and name not in KNOWN_STATES_ERRORS:
+            problems.append(f"{location}: unknown error name {name!r} (names starting with 'States.' are reserved)")
     if STATES_ALL in value:
         if len(value) != 1:
             problems.append(f"{location}: States.ALL must appear alone in ErrorEquals")

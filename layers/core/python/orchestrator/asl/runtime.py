@@ -111,7 +111,6 @@ class StateRun:
         "branch",
         "state",
         "visit",
-        "attempt",
         "retry_count",
         "entered_event_id",
         "entered_time",
@@ -127,8 +126,7 @@ class StateRun:
         visit = branch.visits.get(state.name, 0) + 1
         branch.visits[state.name] = visit
         self.visit = visit
-        self.attempt = 0
-        self.retry_count = 0
+        self.retry_count = 0  # also numbers the attempt: 0 is the first
         self.task_token: str | None = None
         # (value, JSON text) of a result already serialised (a function's result): exit() reuses the text.
         self.known: tuple[Any, str] | None = None
@@ -171,10 +169,9 @@ class StateRun:
 
     @property
     def attempt_key(self) -> str:
-        return f"{self.key}.{self.attempt}"
+        return f"{self.key}.{self.retry_count}"
 
     def next_attempt(self) -> None:
-        self.attempt += 1
         self.retry_count += 1
         self._context = None
 
@@ -413,10 +410,15 @@ class Execution:
         self.writer.add({"kind": checkpoints.OUTCOME, "key": key, "result": result_json})
 
     def record_failure(self, key: str, error: StatesError) -> None:
-        record: dict[str, Any] = {"kind": checkpoints.OUTCOME, "key": key, "fromTask": error.from_task}
-        record["error"] = error.error
-        record["cause"] = error.cause
-        self.writer.add(record)
+        self.writer.add(
+            {
+                "kind": checkpoints.OUTCOME,
+                "key": key,
+                "error": error.error,
+                "cause": error.cause,
+                "fromTask": error.from_task,
+            }
+        )
 
     # -- control flow ----------------------------------------------------------------------------------------
 

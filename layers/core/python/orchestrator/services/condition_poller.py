@@ -31,7 +31,7 @@ from typing import Any
 
 from orchestrator.domain.expressions import ExpressionError, compile_expression
 from orchestrator.domain.records import ExecutionRecord, TriggerType, format_timestamp
-from orchestrator.domain.workflow import CONDITION_TRIGGER_ROOTS
+from orchestrator.domain.workflow import CONDITION_TRIGGER_ROOTS, ConditionTriggerConfig
 from orchestrator.observability import logger
 from orchestrator.ports.store import Store
 from orchestrator.services.condition_sources import (
@@ -88,11 +88,10 @@ class ConditionPoller:
         interval = max(timedelta(seconds=config.interval), _MIN_INTERVAL)
         if not self.store.claim_trigger_fire(trigger.id, due, now + interval):
             return None  # another poller has this interval
-        return self._poll(armed, now)
+        return self._poll(armed, config, now)
 
-    def _poll(self, armed: ArmedTrigger, now: datetime) -> ExecutionRecord | None:
+    def _poll(self, armed: ArmedTrigger, config: ConditionTriggerConfig, now: datetime) -> ExecutionRecord | None:
         trigger = armed.trigger
-        config = condition_config(trigger)
         fingerprint = _fingerprint(config.source, config.expression)
         previous = self.state(trigger.id) or {}
         was_true = bool(previous.get("value")) and previous.get("fingerprint") == fingerprint

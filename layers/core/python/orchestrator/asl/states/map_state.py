@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.asl.errors import StatesError, runtime_error
-from orchestrator.asl.paths import Reference, ReferenceNotFound
+from orchestrator.asl.paths import Reference, ReferenceNotFound, invalid_path_error
 from orchestrator.asl.runtime import ItemFrame, StateRun
 from orchestrator.asl.states.base import RecoverableState
 from orchestrator.asl.states.fanout import FanOut
@@ -32,7 +32,7 @@ class CountSetting:
             try:
                 raw = self.path.resolve(data, run)
             except ReferenceNotFound as missing:
-                raise runtime_error(f"Invalid path '{self.path.text}' : {missing.detail}") from None
+                raise invalid_path_error(self.path, missing) from None
             return self._checked(raw, self.path.text)
         if self.expression is not None:
             return self._checked(self.expression(run, data), self.field)
@@ -106,7 +106,7 @@ class MapState(RecoverableState):
             try:
                 items = self.items_path.resolve(selected, run)
             except ReferenceNotFound as missing:
-                raise runtime_error(f"Invalid path '{self.items_path.text}' : {missing.detail}") from None
+                raise invalid_path_error(self.items_path, missing) from None
         if not isinstance(items, list):
             raise runtime_error(f"Map state input must be an array but was: {to_json(items)}")
         return items
@@ -120,7 +120,7 @@ class MapState(RecoverableState):
         percentage = self.tolerated_percentage.resolve(run, selected) if self.tolerated_percentage else None
         fan_out = FanOut(len(items), int(limit or 0), None if count is None else int(count), percentage)
         run.emit("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)})
-        prefix = f"{self.name}#{run.visit}.{run.attempt}"
+        prefix = f"{self.name}#{run.visit}.{run.retry_count}"
 
         async def iteration(index: int) -> Any:
             item = items[index]

@@ -30,7 +30,7 @@ class ParallelState(RecoverableState):
         execution = run.execution
         effective = self.flow.effective_input(data, run)
         run.emit("ParallelStateStarted")
-        prefix = f"{self.name}#{run.visit}.{run.attempt}"
+        prefix = f"{self.name}#{run.visit}.{run.retry_count}"
 
         async def branch(index: int) -> Any:
             child = run.branch.child(f"{prefix}({index})")

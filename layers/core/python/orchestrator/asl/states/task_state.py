@@ -27,7 +27,7 @@ from orchestrator.asl.lambda_invoke import (
     invoke_response,
     marshal_error,
 )
-from orchestrator.asl.paths import Reference, ReferenceNotFound
+from orchestrator.asl.paths import Reference, ReferenceNotFound, invalid_path_error
 from orchestrator.asl.runtime import StateRun, race_with_alarm
 from orchestrator.asl.states.base import RecoverableState
 from orchestrator.asl.values import exceeds_payload_quota, roundtrip, to_json
@@ -53,7 +53,7 @@ class Duration:
             try:
                 value = self.path.resolve(data, run)
             except ReferenceNotFound as missing:
-                raise runtime_error(f"Invalid path '{self.path.text}' : {missing.detail}") from None
+                raise invalid_path_error(self.path, missing) from None
         else:
             value = self.expression(run, data)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
