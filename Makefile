@@ -18,10 +18,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/orchestrator run examples/quickstart/workflow.yaml --input '{"orders": [3, 8, 15, 4]}'
 	@echo
-	@echo "Next: try  $(BIN)/orchestrator plan examples/fan-out/workflow.yaml --mermaid"
-	@echo "           $(BIN)/orchestrator validate examples/*/workflow.yaml"
-	@echo "           $(BIN)/orchestrator run examples/flaky-retry/workflow.yaml"
-	@echo "           $(BIN)/orchestrator asl run statemachines/examples/hello.asl.json --input '{\"name\": \"you\"}'"
+	@echo "That was one workflow, run once. Next, in another terminal:"
+	@echo "  $(BIN)/orchestrator plan examples/fan-out/workflow.yaml --mermaid"
+	@echo "  $(BIN)/orchestrator run examples/flaky-retry/workflow.yaml"
+	@echo "  $(BIN)/orchestrator asl run statemachines/examples/hello.asl.json --input '{\"name\": \"you\"}'"
+	@echo "Now serving the API (workflows, triggers, executions, live events); the admin key is printed once."
+	@echo
+	$(BIN)/orchestrator serve
+
+serve: $(STAMP)
+	$(BIN)/orchestrator serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

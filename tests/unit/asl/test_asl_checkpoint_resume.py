@@ -122,7 +122,7 @@ def test_a_task_token_survives_a_restart(store, functions):
     first_life = Interpreter(invoke=functions, clock=clock, checkpoints=store)
     first_life.start(machine, {})
     for _ in range(500):
-        if any(r.get("event", {}).get("type") == "TaskSubmitted" for r in store.load(store.unfinished()[0])):
+        if any(r.get("type") == "TaskSubmitted" for r in store.load(store.unfinished()[0])):
             break
         time.sleep(0.01)
     first_life.close()  # the process stops: the execution is abandoned mid-wait

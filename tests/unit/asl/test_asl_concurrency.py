@@ -67,12 +67,10 @@ def test_max_concurrency_zero_runs_every_iteration_at_once(interpreter, function
     machine = map_machine(functions.add("work", meter), MaxConcurrency=0)
 
     # When it runs
-    started = time.monotonic()
     interpreter.run(machine, {"items": list(range(10))})
 
-    # Then all calls overlapped (well under the 2 s a sequential run takes)
+    # Then all calls overlapped
     assert meter.peak == 10
-    assert time.monotonic() - started < 1.5
 
 
 def test_max_concurrency_path_reads_the_limit(interpreter, functions):
@@ -97,12 +95,10 @@ def test_parallel_branches_run_at_the_same_time(interpreter, functions):
     )
 
     # When it runs
-    started = time.monotonic()
     result = interpreter.run(machine, {"n": 1})
 
     # Then the branches overlapped and the output lists each branch's result in order
     assert meter.peak == 3
-    assert time.monotonic() - started < 0.8
     assert result.output == [{"n": 1}, {"n": 1}, {"n": 1}]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -389,3 +390,33 @@ def test_an_async_invoke_is_awaited(clock):
 
     # Then its result is the task result
     assert result.output == {"async": True, "got": {"n": 1}}
+
+
+def test_an_event_invocation_answers_202_without_waiting_for_the_function(interpreter, functions):
+    # Given a lambda:invoke with InvocationType Event and a function that blocks until released
+    release = threading.Event()
+    finished = threading.Event()
+
+    def background(event: Any) -> Any:
+        release.wait(5)
+        finished.set()
+
+    functions.add("background", background)
+    machine = single_task(
+        {
+            "Resource": INVOKE,
+            "Parameters": {"FunctionName": "background", "InvocationType": "Event", "Payload": {"job": 1}},
+            "ResultSelector": {"status.$": "$.StatusCode", "payload.$": "$.Payload"},
+            "End": True,
+        }
+    )
+
+    # When it runs
+    result = interpreter.run(machine, {})
+
+    # Then the task got Lambda's 202 at once, and the function still runs
+    assert result.output == {"status": 202, "payload": ""}
+    assert not finished.is_set()
+    release.set()
+    assert finished.wait(5)
+    assert functions.calls == [("background", {"job": 1})]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
 from orchestrator.asl import FakeClock, Interpreter, load_state_machine
 
-# CPU time of the whole process per transition; measured ~40-90 µs on a 2-vCPU box (sync no-op invoke).
-CPU_BUDGET_PER_TRANSITION = 300e-6
+# CPU time of the whole process per transition; measured 35-45 µs on a shared 2-vCPU box (sync no-op
+# invoke, thread pool included). The bound leaves room for slow CI machines.
+CPU_BUDGET_PER_TRANSITION = 150e-6
 
 
 def test_a_thousand_item_map_stays_within_the_overhead_budget():
@@ -46,10 +48,16 @@ def test_a_thousand_item_map_stays_within_the_overhead_budget():
     with Interpreter(invoke=noop, clock=FakeClock()) as interpreter:
         interpreter.run(machine, {"items": items[:10]})  # warm up the loop and the thread pool
 
-        # When it runs
-        cpu_started = time.process_time()
-        result = interpreter.run(machine, {"items": items})
-        cpu = time.process_time() - cpu_started
+        # When it runs (the test process's own long-lived objects are moved out of the collector's way,
+        # so that what is measured is the interpreter, including the collection of what it allocates)
+        gc.collect()
+        gc.freeze()
+        try:
+            cpu_started = time.process_time()
+            result = interpreter.run(machine, {"items": items})
+            cpu = time.process_time() - cpu_started
+        finally:
+            gc.unfreeze()
 
     # Then it is correct and the interpreter's CPU time per transition stays within budget
     assert result.status == "SUCCEEDED"

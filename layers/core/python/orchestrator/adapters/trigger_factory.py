@@ -4,7 +4,9 @@ Locally the service shares the LocalRuntime's store and ExecutionService (so a f
 the in-process queue) and needs no platform adapters: the ticker fires schedules and matching happens
 in-process. In the cloud (``ORCHESTRATOR_ENGINE=aws``) executions go out through SQS and Step
 Functions, schedule triggers are EventBridge Scheduler schedules and event triggers EventBridge rules,
-both targeting the TriggerFunction.
+both targeting the TriggerFunction. Those two adapters are made only where their target is configured
+(``ORCHESTRATOR_SCHEDULE_TARGET_ARN`` and ``..._ROLE_ARN``: the ApiFunction, which arms triggers); the
+TriggerFunction only fires triggers and cannot name its own ARN in the template anyway.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def build_trigger_service(settings: Settings) -> TriggerService:
         store, SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
         max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
     )
+    arming = bool(settings.schedule_target_arn and settings.schedule_role_arn)
     return TriggerService(
-        store, executions, SchedulerSchedules.from_settings(settings),
-        event_rules=EventBridgeRules.from_settings(settings), **options,
+        store, executions, SchedulerSchedules.from_settings(settings) if arming else None,
+        event_rules=EventBridgeRules.from_settings(settings) if arming else None, **options,
     )

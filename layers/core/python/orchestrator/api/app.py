@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from orchestrator.api.auth import ApiKeyAuthenticator, event_scope
 from orchestrator.api.context import ApiContext, HealthCheck
-from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.errors import ROUTES_STATE_KEY, install_error_handlers
 from orchestrator.api.middleware import BodySizeLimit, UnexpectedErrors
 from orchestrator.api.routers import RESOURCE_ROUTERS
 from orchestrator.api.routers.inbound import create_inbound_router
@@ -85,7 +85,7 @@ def create_app(
         health_checks={},
         event_stream=event_stream or EventStreamOptions(),
         execution_service_factory=(lambda: executions) if executions is not None else (
-            lambda: _default_execution_service(settings, store)
+            _default_execution_service
         ),
         trigger_service_factory=lambda: trigger_service or (
             _process_trigger_service() if own_services else TriggerService(store, context.executions)
@@ -109,13 +109,15 @@ def create_app(
     # added last = outermost: the 500 safety net also covers the size limit and stamps every response
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(UnexpectedErrors)
-    for router in RESOURCE_ROUTERS:
-        app.include_router(router)
-    app.include_router(create_inbound_router(
+    inbound = create_inbound_router(
         event_scope=event_scope,
         trigger_service=lambda: context.trigger_service,
         max_body_bytes=settings.max_request_bytes,
-    ))
+    )
+    routers = (*RESOURCE_ROUTERS, inbound)
+    for router in routers:
+        app.include_router(router)
+    setattr(app.state, ROUTES_STATE_KEY, [route for router in routers for route in router.routes])
     return app
 
 
@@ -131,24 +133,10 @@ def _process_trigger_service() -> TriggerService:
     return get_trigger_service()
 
 
-def _default_execution_service(settings: Settings, store: Store) -> ExecutionService:
-    """The process's ExecutionService: the local runtime's, or one on SQS and Step Functions."""
-    if settings.engine == "local":
-        from orchestrator.adapters.local.runtime import get_local_runtime
+def _default_execution_service() -> ExecutionService:
+    from orchestrator.adapters.factories import get_execution_service
 
-        return get_local_runtime().executions
-    from orchestrator.adapters.aws.sqs_queue import SqsQueue
-    from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines
-
-    return ExecutionService(
-        store,
-        SqsQueue.from_settings(settings),
-        StepFunctionsStateMachines.from_settings(settings),
-        settings.workflow_state_machine,
-        get_notifier(),
-        max_concurrent=settings.max_concurrent,
-        max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
-    )
+    return get_execution_service()
 
 
 def _scheduler_status_from_store(store: Store, settings: Settings) -> SchedulerStatus:

@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.problems import Problem, WorkflowValidationError, format_location
@@ -74,10 +76,6 @@ def not_found(kind: str, key: str) -> ApiError:
     return ApiError(404, "not_found", f"{kind} {key!r} not found", details={"kind": kind, "id": key})
 
 
-def invalid_transition(current: str, message: str) -> ApiError:
-    return ApiError(409, "invalid_transition", message, details={"current": current})
-
-
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": dict(details or {})}}
 
@@ -94,10 +92,14 @@ def error_response(
 
 def problems_body(problems: Iterable[Problem], source: str = "") -> list[dict[str, str]]:
     """Problems as ``{"location", "message"}``, located from the request body's top (``definition.steps[0]``)."""
-    return [
-        {"location": ".".join(part for part in (source, problem.location) if part), "message": problem.message}
-        for problem in problems
-    ]
+    return [{"location": join_location(source, problem.location), "message": problem.message} for problem in problems]
+
+
+def join_location(parent: str, child: str) -> str:
+    """``definition`` + ``steps[0]`` -> ``definition.steps[0]``; + ``["a.b"]`` -> ``definition["a.b"]``."""
+    if not parent or not child:
+        return parent or child
+    return f"{parent}{child}" if child.startswith("[") else f"{parent}.{child}"
 
 
 # --- handlers -------------------------------------------------------------------------------------------
@@ -108,12 +110,29 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(error.status_code, error.code, error.message, error.details, error.headers)
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+#: ``app.state`` key of the routes a 405's ``Allow`` header is computed from
+ROUTES_STATE_KEY = "routes_for_allow"
+
+
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
+    """Every method some route of this path takes (the framework names only the first route's)."""
+    return sorted({
+        method for route in routes if isinstance(route, APIRoute) and route.path_regex.match(path)
+        for method in route.methods
+    })
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     status = error.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     message = error.detail if isinstance(error.detail, str) and error.detail else phrase
-    return error_response(status, _CODES_BY_STATUS.get(status, "error"), message, headers=error.headers)
+    headers = dict(error.headers or {})
+    if status == 405:
+        allowed = allowed_methods(getattr(request.app.state, ROUTES_STATE_KEY, ()), request.url.path)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+    return error_response(status, _CODES_BY_STATUS.get(status, "error"), message, headers=headers)
 
 
 async def _request_too_large(_: Request, error: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool
 
 from orchestrator.domain.records import (
     ApiKeyRecord,
@@ -29,9 +29,13 @@ from orchestrator.domain.stats import WorkflowStats
 
 T = TypeVar("T")
 
+#: the largest number the stores keep (SQLite and BSON integers are 64-bit); versions never get near it
+MAX_VERSION = 2**31 - 1
+
 
 class Request(BaseModel):
-    # a misspelt field must not be dropped silently (``priorty: 9`` would run at priority 0)
+    # a misspelt field must not be dropped silently (``priorty: 9`` would run at priority 0); booleans are
+    # StrictBool: ``"is_admin": 0`` or ``"no"`` is a mistake to report, not a value to guess
     model_config = ConfigDict(extra="forbid")
 
 
@@ -73,7 +77,7 @@ class WorkflowCreate(Request):
     definition: dict[str, JsonValue] = Field(description="the workflow (seed 002's JSON format)")
     tags: list[str] | None = Field(None, description="default: the definition's tags")
     owner_id: str | None = Field(None, min_length=1, description="admin keys only; default: the key's owner")
-    is_template: bool = False
+    is_template: StrictBool = False
 
 
 class WorkflowUpdate(Request):
@@ -81,9 +85,9 @@ class WorkflowUpdate(Request):
     description: str | None = None
     definition: dict[str, JsonValue] | None = Field(None, description="given: becomes the next version")
     tags: list[str] | None = None
-    is_template: bool | None = None
+    is_template: StrictBool | None = None
     expected_version: int | None = Field(
-        None, ge=0, description="update only if still at this version (or send If-Match)"
+        None, ge=0, le=MAX_VERSION, description="update only if still at this version (or send If-Match)"
     )
 
 
@@ -147,7 +151,7 @@ class TriggerCreate(Request):
     type: TriggerType
     name: str | None = None
     config: dict[str, JsonValue] = Field(default_factory=dict)
-    is_enabled: bool = True
+    is_enabled: StrictBool = True
 
 
 class TriggerUpdate(Request):
@@ -155,7 +159,7 @@ class TriggerUpdate(Request):
     config: dict[str, JsonValue] | None = Field(
         None, description="merged into the stored config (JSON merge patch: null removes a key)"
     )
-    is_enabled: bool | None = None
+    is_enabled: StrictBool | None = None
 
 
 class TriggerResponse(Response):
@@ -212,7 +216,7 @@ WorkflowStatistics = WorkflowStats
 class ExecuteRequest(Request):
     input: JsonValue = Field(default_factory=dict)
     priority: int = Field(0, ge=-1000, le=1000, description="higher runs first")
-    version: int | None = Field(None, ge=1, description="run this version; default: the current one")
+    version: int | None = Field(None, ge=1, le=MAX_VERSION, description="run this version; default: the current one")
 
 
 class ExecutionResponse(Response):
@@ -282,7 +286,7 @@ class LogResponse(Response):
 
 class ApiKeyCreate(Request):
     owner_id: str = Field(min_length=1, max_length=200)
-    is_admin: bool = False
+    is_admin: StrictBool = False
 
 
 class ApiKeyResponse(Response):
@@ -347,3 +351,7 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the errors an operation may answer (always in ErrorResponse)."""
     return {code: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[code]} for code in status_codes}
+
+
+#: what any operation under /api/v1 may answer: a key problem, a malformed or too large request
+COMMON_ERRORS = error_responses(400, 401, 413)

@@ -66,7 +66,7 @@ TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
 }
 
 ALL_OPERATORS = frozenset([*COMPARISON_OPERATORS, *TYPE_TESTS, "IsPresent", "StringMatches"])
-_RULE_FIELDS_TOP = frozenset({"Next", "Comment", "Assign", "Output"})
+_RULE_FIELDS_TOP = frozenset({"Next", "Comment", "Assign"})
 
 
 def invalid_value_error(path_text: str) -> Exception:

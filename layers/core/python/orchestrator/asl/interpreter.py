@@ -20,7 +20,7 @@ import random
 import threading
 import uuid
 from collections.abc import Coroutine, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +30,10 @@ from orchestrator.asl.callbacks import TaskTokenRegistry
 from orchestrator.asl.checkpoints import START, CheckpointWriter, ReplayLog
 from orchestrator.asl.clock import Clock, SystemClock
 from orchestrator.asl.errors import STATES_RUNTIME, STATES_TIMEOUT, StatesError
+from orchestrator.asl.invoke_pool import InvokePool
 from orchestrator.asl.model import StateMachine
 from orchestrator.asl.runtime import Branch, Execution, Invoke, Listener, Scope, race_with_alarm
-from orchestrator.asl.values import exceeds_payload_quota, to_json
+from orchestrator.asl.values import NOT_TRUNCATED, exceeds_payload_quota, to_json
 from orchestrator.observability import logger
 from orchestrator.ports.checkpoints import CheckpointStore
 
@@ -145,7 +146,7 @@ class Interpreter:
         self._tokens = TaskTokenRegistry()
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: InvokePool | None = None
         self._running: dict[str, _Running] = {}
         self._abort_requests: dict[str, tuple[str | None, str | None]] = {}
 
@@ -155,7 +156,7 @@ class Interpreter:
         with self._lock:
             if self._loop_thread is None:
                 self._loop_thread = _LoopThread()
-                self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="asl-invoke")
+                self._executor = InvokePool(self._max_workers)
             return self._loop_thread
 
     def close(self) -> None:
@@ -175,7 +176,7 @@ class Interpreter:
                 logger.warning("ASL interpreter: some executions did not unwind on close", exc_info=True)
             loop_thread.stop()
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown()
 
     def __enter__(self) -> Interpreter:
         return self
@@ -364,7 +365,7 @@ class Interpreter:
             top,
             "ExecutionStarted",
             "executionStartedEventDetails",
-            {"input": execution.input_json, "inputDetails": {"truncated": False}, "roleArn": execution.role_arn},
+            {"input": execution.input_json, "inputDetails": NOT_TRUNCATED, "roleArn": execution.role_arn},
         )
         # As in Step Functions' history, the first state's event does not point back at ExecutionStarted.
         top.last_event_id = 0
@@ -414,7 +415,7 @@ class Interpreter:
                 branch,
                 "ExecutionSucceeded",
                 "executionSucceededEventDetails",
-                {"output": output_json, "outputDetails": {"truncated": False}},
+                {"output": output_json, "outputDetails": NOT_TRUNCATED},
             )
         else:
             details = {key: value for key, value in (("error", error), ("cause", cause)) if value is not None}

@@ -12,7 +12,6 @@ import asyncio
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +19,16 @@ from orchestrator.asl import checkpoints
 from orchestrator.asl.checkpoints import CheckpointWriter, Outcome, ReplayLog, event_record
 from orchestrator.asl.clock import Clock
 from orchestrator.asl.errors import STATES_DATA_LIMIT_EXCEEDED, StatesError, runtime_error
+from orchestrator.asl.invoke_pool import InvokePool
 from orchestrator.asl.lambda_invoke import await_capturing_errors, call_capturing_errors
 from orchestrator.asl.timestamps import format_timestamp
-from orchestrator.asl.values import MAX_PAYLOAD_BYTES, exceeds_payload_quota, to_json, utf8_size
+from orchestrator.asl.values import (
+    MAX_PAYLOAD_BYTES,
+    NOT_TRUNCATED,
+    exceeds_payload_quota,
+    to_json,
+    utf8_size,
+)
 from orchestrator.observability import logger
 
 if TYPE_CHECKING:
@@ -139,7 +145,7 @@ class StateRun:
             branch,
             state.entered_event_type,
             "stateEnteredEventDetails",
-            {"name": state.name, "input": input_json, "inputDetails": {"truncated": False}},
+            {"name": state.name, "input": input_json, "inputDetails": NOT_TRUNCATED},
         )
         self.entered_event_id: int = event["id"]
         self.entered_time: datetime = event["timestamp"]
@@ -193,7 +199,7 @@ class StateRun:
         execution = self.execution
         if execution.exceeds_quota(output_json):
             raise self.fail(execution.data_limit_error(state.name))
-        details: dict[str, Any] = {"name": state.name, "output": output_json, "outputDetails": {"truncated": False}}
+        details: dict[str, Any] = {"name": state.name, "output": output_json, "outputDetails": NOT_TRUNCATED}
         if assigned:
             assigned_json = {name: to_json(value) for name, value in assigned.items()}
             # Step Functions limits what one Assign stores to the payload quota (256 KiB) as well.
@@ -207,7 +213,7 @@ class StateRun:
                 )
             self.branch.scope.assign(assigned)
             details["assignedVariables"] = assigned_json
-            details["assignedVariablesDetails"] = {"truncated": False}
+            details["assignedVariablesDetails"] = NOT_TRUNCATED
         if state.exited_event_type is not None:
             self.emit(state.exited_event_type, "stateExitedEventDetails", details)
         self.branch.last_output = output
@@ -255,7 +261,7 @@ class Execution:
         start_time: datetime,
         clock: Clock,
         invoke: Invoke,
-        executor: Executor,
+        executor: InvokePool,
         writer: CheckpointWriter,
         tokens: TaskTokenRegistry,
         rng: Any,
@@ -271,7 +277,10 @@ class Execution:
         self.start_time = start_time
         self.clock = clock
         self.invoke_callable = invoke
-        self.invoke_is_async = inspect.iscoroutinefunction(invoke)
+        # A coroutine function, or an object whose __call__ is one, is awaited on the loop.
+        self.invoke_is_async = inspect.iscoroutinefunction(invoke) or inspect.iscoroutinefunction(
+            type(invoke).__call__
+        )
         self.executor = executor
         self.writer = writer
         self.tokens = tokens
@@ -321,7 +330,7 @@ class Execution:
             event[details_key] = details
         self.history.append(event)
         branch.last_event_id = event_id
-        self.writer.add(event_record(key, event))
+        self.writer.add(event_record(key, event, details_key, details))
         if self.listener is not None:
             try:
                 self.listener(event)
@@ -367,10 +376,7 @@ class Execution:
         self.writer.flush()
         if self.invoke_is_async:
             return await await_capturing_errors(self.invoke_callable, resource, payload)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.executor, call_capturing_errors, self.invoke_callable, resource, payload
-        )
+        return await self.executor.submit(call_capturing_errors, self.invoke_callable, resource, payload)
 
     async def sleep(self, key: str, seconds: float) -> None:
         """A durable sleep: a resumed execution wakes at the originally recorded deadline."""

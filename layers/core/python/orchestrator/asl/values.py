@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# The inputDetails/outputDetails of every history event. One shared object, because history events
+# are read-only like every other value here (and thousands of identical dicts only feed the GC).
+NOT_TRUNCATED = {"truncated": False}
+
 # Step Functions' payload quota: 256 KiB of UTF-8 JSON per state input/output, result and variable.
 MAX_PAYLOAD_BYTES = 256 * 1024
 

@@ -102,9 +102,10 @@ class TriggerCatalog:
             try:
                 self._arming().check_trigger(record)
             except InvalidTriggerConfig as error:
-                for problem in map(split_problem, error.problems):
-                    location = ".".join(part for part in (f"triggers[{position}]", problem.location) if part)
-                    problems.append(Problem(location, problem.message))
+                problems.extend(
+                    Problem(f"triggers[{position}]" + (f".{problem.location}" if problem.location else ""), problem.message)
+                    for problem in map(split_problem, error.problems)
+                )
             records.append(record)
         if problems:
             raise WorkflowValidationError(problems, source)

@@ -33,7 +33,6 @@ _LIFECYCLE: Mapping[str, tuple[frozenset[WorkflowStatus], WorkflowStatus]] = {
     "pause": (frozenset({WorkflowStatus.ACTIVE}), WorkflowStatus.PAUSED),
     "resume": (frozenset({WorkflowStatus.PAUSED}), WorkflowStatus.ACTIVE),
 }
-WORKFLOW_ACTIONS = tuple(_LIFECYCLE)
 
 
 class WorkflowStateConflict(Exception):

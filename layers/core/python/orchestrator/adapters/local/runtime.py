@@ -34,8 +34,10 @@ class LocalRuntime:
         machine = load_state_machine(template.definition(WORKFLOW_STATE_MACHINE), name=WORKFLOW_STATE_MACHINE)
         self.machines = LocalStateMachines(self.interpreter, [machine], on_finished=self._finished)
         self.queue = LocalWorkerQueue.from_settings(settings)
+        # by its ARN, so that ExecutionService.execution_arn() names executions as the interpreter does
+        # (the reconciler describes them and cancel stops them by that name)
         self.executions = ExecutionService(
-            self.store, self.queue, self.machines, WORKFLOW_STATE_MACHINE, get_notifier(),
+            self.store, self.queue, self.machines, machine.arn, get_notifier(),
             max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
         )
         self._started = False

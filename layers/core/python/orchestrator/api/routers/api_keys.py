@@ -11,6 +11,7 @@ from orchestrator.api.context import Context
 from orchestrator.api.errors import not_found
 from orchestrator.api.pagination import PageParams, page_of_list
 from orchestrator.api.schemas import (
+    COMMON_ERRORS,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyResponse,
@@ -20,7 +21,7 @@ from orchestrator.api.schemas import (
 from orchestrator.domain.records import ApiKeyRecord, format_timestamp
 
 router = APIRouter(
-    prefix="/api/v1/api-keys", tags=["api keys"], dependencies=[Depends(authenticate)], responses=error_responses(401)
+    prefix="/api/v1/api-keys", tags=["api keys"], dependencies=[Depends(authenticate)], responses=COMMON_ERRORS
 )
 
 
@@ -35,7 +36,7 @@ def create_api_key(body: ApiKeyCreate, _: AdminPrincipal, context: Context) -> A
     return ApiKeyCreated.from_record(record, key=key)
 
 
-@router.get("", response_model=PageResponse[ApiKeyResponse], responses=error_responses(400))
+@router.get("", response_model=PageResponse[ApiKeyResponse])
 def list_api_keys(
     principal: CurrentPrincipal,
     context: Context,

@@ -25,13 +25,23 @@ from pydantic import BaseModel
 from orchestrator.api.access import visible_execution
 from orchestrator.api.auth import CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
-from orchestrator.api.schemas import ExecutionResponse, LogResponse, StepExecutionResponse, error_responses
+from orchestrator.api.schemas import (
+    COMMON_ERRORS,
+    ExecutionResponse,
+    LogResponse,
+    StepExecutionResponse,
+    error_responses,
+)
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionRecord, LogEntry, StepExecutionRecord
 from orchestrator.services.execution_events import ExecutionEventStream, StreamEvent
 
-router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticate)],
-                   responses=error_responses(401, 404))
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["executions"],
+    dependencies=[Depends(authenticate)],
+    responses={**COMMON_ERRORS, **error_responses(404)},
+)
 
 #: how long a client waits before reconnecting after the stream closed early (milliseconds)
 RECONNECT_MILLISECONDS = 2000
@@ -40,7 +50,16 @@ _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _EVENT_STREAM_DOC = {
     200: {
         "description": "text/event-stream: `execution`, `step`, `log` events, then `end`",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # before OpenAPI 3.2 a stream's schema describes one event
+        "content": {"text/event-stream": {"schema": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "event": {"enum": ["execution", "step", "log", "end"]},
+                "data": {"type": "string", "contentMediaType": "application/json"},
+                "retry": {"type": "integer", "minimum": 0},
+            },
+        }}},
     },
     204: {"description": "the client already received this execution's `end` event"},
 }

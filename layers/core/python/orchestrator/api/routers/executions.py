@@ -11,6 +11,7 @@ from orchestrator.api.auth import CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams
 from orchestrator.api.schemas import (
+    COMMON_ERRORS,
     ExecuteRequest,
     ExecutionDetail,
     ExecutionResponse,
@@ -22,7 +23,10 @@ from orchestrator.domain.records import ExecutionStatus
 from orchestrator.ports.store import InvalidCursor
 
 router = APIRouter(
-    prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticate)], responses=error_responses(401, 404)
+    prefix="/api/v1",
+    tags=["executions"],
+    dependencies=[Depends(authenticate)],
+    responses={**COMMON_ERRORS, **error_responses(404)},
 )
 
 ExecutionId = Annotated[str, Path(description="the execution's id")]
@@ -48,7 +52,7 @@ def execute_workflow(
     return ExecutionResponse.from_record(execution)
 
 
-@router.get("/executions", response_model=PageResponse[ExecutionResponse], responses=error_responses(400))
+@router.get("/executions", response_model=PageResponse[ExecutionResponse])
 def list_executions(
     principal: CurrentPrincipal,
     context: Context,
@@ -114,8 +118,7 @@ def retry_execution(
     return ExecutionResponse.from_record(retried)
 
 
-@router.get("/executions/{execution_id}/logs", response_model=PageResponse[LogResponse],
-            responses=error_responses(400))
+@router.get("/executions/{execution_id}/logs", response_model=PageResponse[LogResponse])
 def execution_logs(
     execution_id: ExecutionId,
     principal: CurrentPrincipal,

@@ -11,13 +11,19 @@ from orchestrator.api.access import visible_step_execution
 from orchestrator.api.auth import CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
 from orchestrator.api.errors import not_found
-from orchestrator.api.schemas import ExecutionResponse, StepExecutionResponse, StepOutput, error_responses
+from orchestrator.api.schemas import (
+    COMMON_ERRORS,
+    ExecutionResponse,
+    StepExecutionResponse,
+    StepOutput,
+    error_responses,
+)
 
 router = APIRouter(
     prefix="/api/v1/step-executions",
     tags=["step executions"],
     dependencies=[Depends(authenticate)],
-    responses=error_responses(401, 404),
+    responses={**COMMON_ERRORS, **error_responses(404)},
 )
 
 StepExecutionId = Annotated[str, Path(description="the step execution's id")]

@@ -11,6 +11,7 @@ from orchestrator.api.auth import CurrentPrincipal, authenticate
 from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams, page_of_list
 from orchestrator.api.schemas import (
+    COMMON_ERRORS,
     PageResponse,
     TriggerCreate,
     TriggerResponse,
@@ -20,7 +21,10 @@ from orchestrator.api.schemas import (
 from orchestrator.domain.records import TriggerRecord, format_timestamp
 
 router = APIRouter(
-    prefix="/api/v1", tags=["triggers"], dependencies=[Depends(authenticate)], responses=error_responses(401, 404)
+    prefix="/api/v1",
+    tags=["triggers"],
+    dependencies=[Depends(authenticate)],
+    responses={**COMMON_ERRORS, **error_responses(404)},
 )
 
 WorkflowId = Annotated[str, Path(description="the workflow's id")]
@@ -44,8 +48,7 @@ def create_trigger(workflow_id: WorkflowId, body: TriggerCreate, principal: Curr
     return TriggerResponse.of(trigger)
 
 
-@router.get("/workflows/{workflow_id}/triggers", response_model=PageResponse[TriggerResponse],
-            responses=error_responses(400))
+@router.get("/workflows/{workflow_id}/triggers", response_model=PageResponse[TriggerResponse])
 def list_triggers(workflow_id: WorkflowId, principal: CurrentPrincipal, context: Context, page: PageParams,
                   ) -> PageResponse[TriggerResponse]:
     workflow = visible_workflow(context, principal, workflow_id)

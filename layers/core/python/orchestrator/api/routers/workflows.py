@@ -12,6 +12,8 @@ from orchestrator.api.context import Context
 from orchestrator.api.errors import ApiError, not_found
 from orchestrator.api.pagination import PageParams, filtered_page, page_of_list
 from orchestrator.api.schemas import (
+    COMMON_ERRORS,
+    MAX_VERSION,
     ExecutionCounts,
     ExecutionSummary,
     PageResponse,
@@ -33,7 +35,7 @@ router = APIRouter(
     prefix="/api/v1/workflows",
     tags=["workflows"],
     dependencies=[Depends(authenticate)],
-    responses=error_responses(401),
+    responses=COMMON_ERRORS,
 )
 
 WorkflowId = Annotated[str, Path(description="the workflow's id")]
@@ -76,7 +78,7 @@ def create_workflow(body: WorkflowCreate, principal: CurrentPrincipal, context: 
     return _detail(context, workflow, response)
 
 
-@router.get("", response_model=PageResponse[WorkflowResponse], responses=error_responses(400))
+@router.get("", response_model=PageResponse[WorkflowResponse])
 def list_workflows(
     principal: CurrentPrincipal,
     context: Context,
@@ -104,7 +106,7 @@ def get_workflow(workflow_id: WorkflowId, principal: CurrentPrincipal, context: 
     return _detail(context, visible_workflow(context, principal, workflow_id), response)
 
 
-@router.put("/{workflow_id}", response_model=WorkflowDetail, responses=error_responses(400, 404, 409, 422))
+@router.put("/{workflow_id}", response_model=WorkflowDetail, responses=error_responses(404, 409, 422))
 def update_workflow(
     workflow_id: WorkflowId,
     body: WorkflowUpdate,
@@ -151,7 +153,7 @@ def resume_workflow(workflow_id: WorkflowId, principal: CurrentPrincipal, contex
 
 
 @router.get("/{workflow_id}/versions", response_model=PageResponse[WorkflowVersionSummary],
-            responses=error_responses(400, 404))
+            responses=error_responses(404))
 def list_versions(workflow_id: WorkflowId, principal: CurrentPrincipal, context: Context, page: PageParams,
                   ) -> PageResponse[WorkflowVersionSummary]:
     workflow = visible_workflow(context, principal, workflow_id)
@@ -162,7 +164,7 @@ def list_versions(workflow_id: WorkflowId, principal: CurrentPrincipal, context:
 
 @router.get("/{workflow_id}/versions/{version}", response_model=WorkflowVersionResponse,
             responses=error_responses(404))
-def get_version(workflow_id: WorkflowId, version: int, principal: CurrentPrincipal, context: Context,
+def get_version(workflow_id: WorkflowId, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], principal: CurrentPrincipal, context: Context,
                 ) -> WorkflowVersionResponse:
     workflow = visible_workflow(context, principal, workflow_id)
     stored = context.store.get_workflow_version(workflow.id, version)

@@ -40,12 +40,13 @@ class CountSetting:
 
     def _checked(self, raw: Any, source: str) -> float:
         number = _as_number(raw, self.allow_fraction)
+        kind = "number" if self.allow_fraction else "integer"
+        shown = raw if isinstance(raw, str) else to_json(raw)
         if number is None:
-            shown = raw if isinstance(raw, str) else to_json(raw)
-            kind = "number" if self.allow_fraction else "integer"
             raise runtime_error(f'The {self.field}Path field refers to value "{shown}" which is not a valid {kind}: {source}')
         if number < 0 or (self.upper_bound is not None and number > self.upper_bound):
-            raise runtime_error(f"Expected a value from 0 to {self.upper_bound or 'any'} for {self.field}, got '{raw}' instead.")
+            bounds = f"from 0 to {self.upper_bound:g}" if self.upper_bound is not None else "of 0 or more"
+            raise runtime_error(f"Expected {self.field} to be a {kind} {bounds}, got '{shown}' instead: {source}")
         return number
 
 

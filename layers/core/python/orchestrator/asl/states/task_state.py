@@ -30,7 +30,7 @@ from orchestrator.asl.lambda_invoke import (
 from orchestrator.asl.paths import Reference, ReferenceNotFound, invalid_path_error
 from orchestrator.asl.runtime import StateRun, race_with_alarm
 from orchestrator.asl.states.base import RecoverableState
-from orchestrator.asl.values import exceeds_payload_quota, roundtrip, to_json
+from orchestrator.asl.values import NOT_TRUNCATED, exceeds_payload_quota, roundtrip, to_json
 
 FUNCTION = "function"  # arn:aws:lambda:...:function:name
 INVOKE = "invoke"  # arn:aws:states:::lambda:invoke
@@ -108,7 +108,7 @@ class TaskState(RecoverableState):
         scheduled: dict[str, Any] = {
             "resource": self.resource,
             "input": payload_json,
-            "inputDetails": {"truncated": False},
+            "inputDetails": NOT_TRUNCATED,
         }
         if timeout is not None:
             scheduled["timeoutInSeconds"] = timeout
@@ -118,15 +118,16 @@ class TaskState(RecoverableState):
         if outcome is None:
             outcome = await self._invoke(run, self.resource, event, timeout, self.resource)
         if outcome.failed:
-            failed_type = "LambdaFunctionTimedOut" if outcome.error == STATES_TIMEOUT else "LambdaFunctionFailed"
-            details_key = "lambdaFunctionTimedOutEventDetails" if outcome.error == STATES_TIMEOUT else "lambdaFunctionFailedEventDetails"
-            run.emit(failed_type, details_key, _error_details(outcome))
+            if outcome.error == STATES_TIMEOUT:
+                run.emit("LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails", _error_details(outcome))
+            else:
+                run.emit("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails", _error_details(outcome))
             raise StatesError(outcome.error, outcome.cause, from_task=outcome.from_task)
         result_json = outcome.result_json or to_json(outcome.result)
         run.emit(
             "LambdaFunctionSucceeded",
             "lambdaFunctionSucceededEventDetails",
-            {"output": result_json, "outputDetails": {"truncated": False}},
+            {"output": result_json, "outputDetails": NOT_TRUNCATED},
         )
         run.known = (outcome.result, result_json)
         return outcome.result
@@ -224,7 +225,7 @@ class TaskState(RecoverableState):
                 "resourceType": "lambda",
                 "resource": resource_name,
                 "output": result_json,
-                "outputDetails": {"truncated": False},
+                "outputDetails": NOT_TRUNCATED,
             },
         )
         run.known = (outcome.result, result_json)
@@ -234,6 +235,7 @@ class TaskState(RecoverableState):
         """InvocationType Event: Lambda queues the call and answers 202 at once."""
         execution = run.execution
         invocation = asyncio.ensure_future(execution.call_function(function_name, event))
+        _BACKGROUND_INVOCATIONS.add(invocation)  # asyncio only keeps weak references to tasks
         invocation.add_done_callback(_discard_result)
         result = invoke_response("", '""', execution.clock.now(), status_code=202)
         execution.record_result(run.attempt_key, to_json(result))
@@ -269,7 +271,7 @@ class TaskState(RecoverableState):
                     "resourceType": "lambda",
                     "resource": self.kind,
                     "output": to_json(submitted.result),
-                    "outputDetails": {"truncated": False},
+                    "outputDetails": NOT_TRUNCATED,
                 },
             )
             outcome = await self._wait_for_callback(run, waiter, started, timeout, heartbeat)
@@ -327,8 +329,12 @@ def _error_details(outcome: Outcome) -> dict[str, Any]:
     return details
 
 
+_BACKGROUND_INVOCATIONS: set[asyncio.Future[Any]] = set()
+
+
 def _discard_result(task: asyncio.Future[Any]) -> None:
     # An asynchronous (Event) invocation's outcome is not the task's business; read it so asyncio does
     # not warn about an unretrieved exception.
+    _BACKGROUND_INVOCATIONS.discard(task)
     if not task.cancelled():
         task.exception()
