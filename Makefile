@@ -22,6 +22,8 @@ run: $(STAMP)
 	@echo "  $(BIN)/orchestrator plan examples/fan-out/workflow.yaml --mermaid"
 	@echo "  $(BIN)/orchestrator run examples/flaky-retry/workflow.yaml"
 	@echo "  $(BIN)/orchestrator asl run statemachines/examples/hello.asl.json --input '{\"name\": \"you\"}'"
+	@echo "  ORCHESTRATOR_API_KEY=<the admin key below> $(BIN)/orchestrator deploy examples/fan-out/workflow.yaml --activate"
+	@echo "  (then the API walk-through in README.md)"
 	@echo "Now serving the API (workflows, triggers, executions, live events); the admin key is printed once."
 	@echo
 	$(BIN)/orchestrator serve
@@ -38,6 +40,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/planner.py
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(name="orchestrator", help="Workflows on AWS Step Functions, and the same on this machine.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -129,6 +130,37 @@ def serve(
         print(server.generated_admin_key, flush=True)
     stderr.print(f"try: curl -H 'Authorization: Bearer <key>' {base}/api/v1/workflows    Ctrl-C stops")
     server.serve_forever()
+
+
+@app.command()
+def deploy(
+    file: Annotated[Path, typer.Argument(help="workflow file (YAML or JSON); script files are inlined")],
+    activate: Annotated[bool, typer.Option("--activate", help="activate it, so that it runs and its triggers fire")] = False,
+    url: Annotated[str, typer.Option(envvar="ORCHESTRATOR_URL", help="the API's base URL")] = "http://127.0.0.1:8100",
+    key: Annotated[str | None, typer.Option(envvar=["ORCHESTRATOR_API_KEY", "ORCHESTRATOR_ADMIN_KEY"],
+                                            help="API key (default: $ORCHESTRATOR_API_KEY)")] = None,
+) -> None:
+    """Create a workflow on a running orchestrator (`orchestrator serve`, or the cloud API); prints its id."""
+    from orchestrator.cli.deploy import ApiClient, DeployError, bundle
+
+    if not key:
+        stderr.print("[bold red]no API key[/]: pass --key or set ORCHESTRATOR_API_KEY (serve prints the admin key)")
+        raise typer.Exit(2)
+    try:
+        body = bundle(_load(file), file.parent)
+    except DeployError as exc:
+        stderr.print(f"[bold red]{file}:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    client = ApiClient(url, key)
+    try:
+        workflow = client.create_workflow(body)
+        if activate:
+            workflow = client.activate(workflow["id"])
+    except DeployError as exc:
+        stderr.print(f"[bold red]{file}:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    stderr.print(f"[green]{workflow['name']}[/] version {workflow['current_version']}, {workflow['status']}")
+    print(workflow["id"], flush=True)
 
 
 @app.command()

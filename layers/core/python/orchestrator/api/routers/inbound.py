@@ -104,8 +104,6 @@ def create_inbound_router(
         status: {"model": ErrorResponse} for status in (400, 401, 404, 405, 409, 413, 503)
     }
 
-    @router.api_route("/webhooks/{path:path}", methods=WEBHOOK_METHODS, status_code=202,
-                      response_model=WebhookAccepted, responses=errors, summary="Fire a webhook trigger")
     async def receive_webhook(path: str, request: Request,
                               triggers: Annotated[TriggerService, Depends(trigger_service)]) -> Any:
         try:
@@ -118,6 +116,12 @@ def create_inbound_router(
         except TriggerError as error:
             return _trigger_error_response(error)
         return WebhookAccepted(execution_id=execution.id)
+
+    # one route per method, so that each OpenAPI operation has its own operation id
+    for method in WEBHOOK_METHODS:
+        router.add_api_route("/webhooks/{path:path}", receive_webhook, methods=[method], status_code=202,
+                             response_model=WebhookAccepted, responses=errors, summary="Fire a webhook trigger",
+                             operation_id=f"receive_webhook_{method.lower()}")
 
     @router.post("/api/v1/events", status_code=202, response_model=EventAccepted, responses=errors,
                  summary="Publish an event to the event triggers")
