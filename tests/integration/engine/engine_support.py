@@ -19,6 +19,7 @@ def _reset_caches() -> None:
     get_settings.cache_clear()
     runtime_module.get_local_runtime.cache_clear()
     factories.get_step_runner_ports.cache_clear()
+    factories.get_blobs.cache_clear()
     factories.get_state_machines.cache_clear()
     factories.get_pause_gate_ports.cache_clear()
     close_stores()

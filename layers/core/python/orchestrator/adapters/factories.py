@@ -21,12 +21,16 @@ if TYPE_CHECKING:
     from orchestrator.services.pause_gate import PauseGatePorts
 
 
+#: where S3Blobs keeps step outputs in the blob bucket (template.yaml's lifecycle rule expires them there)
+BLOB_PREFIX = "step-outputs/"
+
+
 @lru_cache(maxsize=1)
 def get_step_runner_ports() -> StepRunnerPorts:
-    return build_step_runner_ports(get_settings())
+    return build_step_runner_ports(get_settings(), get_blobs())
 
 
-def build_step_runner_ports(settings: Settings) -> StepRunnerPorts:
+def build_step_runner_ports(settings: Settings, blobs: Blobs | None = None) -> StepRunnerPorts:
     from orchestrator.adapters.secrets_factory import get_secrets
     from orchestrator.adapters.store_factory import get_store
     from orchestrator.services.step_sync import StoreExecutionControl, StoreStepObserver
@@ -34,7 +38,7 @@ def build_step_runner_ports(settings: Settings) -> StepRunnerPorts:
     store = get_store(settings)
     return StepRunnerPorts(
         results=store.step_results,
-        blobs=_blobs(settings, store.blobs),
+        blobs=blobs if blobs is not None else build_blobs(settings),
         secrets=get_secrets(),
         inline_limit=settings.blob_threshold_bytes,
         control=StoreExecutionControl(store),
@@ -42,12 +46,23 @@ def build_step_runner_ports(settings: Settings) -> StepRunnerPorts:
     )
 
 
-def _blobs(settings: Settings, store_blobs: Blobs) -> Blobs:
+@lru_cache(maxsize=1)
+def get_blobs() -> Blobs:
+    """The process's blob storage: where the step runner puts large step outputs and where the API reads
+    them back. Both must agree, or an output stored as ``s3://...`` cannot be read (tests that change the
+    settings or close the stores clear this cache too)."""
+    return build_blobs(get_settings())
+
+
+def build_blobs(settings: Settings) -> Blobs:
+    """S3 when ``blob_bucket`` is set (the cloud: ORCHESTRATOR_BLOB_BUCKET), else the store's own blobs."""
     if settings.blob_bucket:
         from orchestrator.adapters.aws.s3_blobs import S3Blobs
 
-        return S3Blobs(settings.blob_bucket, prefix="step-outputs/")
-    return store_blobs
+        return S3Blobs(settings.blob_bucket, prefix=BLOB_PREFIX, region=settings.aws_region)
+    from orchestrator.adapters.store_factory import get_store
+
+    return get_store(settings).blobs
 
 
 @lru_cache(maxsize=1)

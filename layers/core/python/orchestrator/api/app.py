@@ -68,8 +68,11 @@ def create_app(
     """The API app. Pass ``store`` and ``executions`` together (the service must work on that store);
     without them the process's own are used (the local runtime's, or SQS + Step Functions in the cloud).
     ``trigger_service``: checks and arms triggers (default: one on the given store and executions, or the
-    process's). ``health_checks``: ``scheduler`` / ``executor`` checks of /health (default: their status
-    can be read). ``event_stream``: polling, heartbeat and length of the server-sent event streams."""
+    process's). ``blobs``: where large step outputs are read back (default: with the process's own
+    services, the process's, as its step runner stores them: S3 when ``blob_bucket`` is set; with a given
+    store, that store's). ``health_checks``: ``scheduler`` / ``executor`` checks of /health (default:
+    their status can be read). ``event_stream``: polling, heartbeat and length of the server-sent event
+    streams."""
     settings = settings or get_settings()
     own_services = store is None and executions is None
     store = store or _default_store(settings)
@@ -80,7 +83,7 @@ def create_app(
         workflows=WorkflowCatalog(store, trigger_catalog),
         triggers=trigger_catalog,
         notifier=notifier or get_notifier(),
-        blobs=blobs or store.blobs,
+        blobs=blobs or (_process_blobs() if own_services else store.blobs),
         scheduler_status=scheduler_status or (lambda: _scheduler_status_from_store(store, settings)),
         health_checks={},
         event_stream=event_stream or EventStreamOptions(),
@@ -125,6 +128,13 @@ def _default_store(settings: Settings) -> Store:
     from orchestrator.adapters.store_factory import get_store
 
     return get_store(settings)
+
+
+def _process_blobs() -> Blobs:
+    # where this process's step runner puts large outputs: S3 in the cloud (ORCHESTRATOR_BLOB_BUCKET)
+    from orchestrator.adapters.factories import get_blobs
+
+    return get_blobs()
 
 
 def _process_trigger_service() -> TriggerService:

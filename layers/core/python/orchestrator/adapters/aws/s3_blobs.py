@@ -2,31 +2,33 @@
 
 Only references into this adapter's bucket (and under its prefix) are read: references travel through
 state machine payloads, and the function's role may read other buckets that a workflow must not reach.
+The client is made on first use (see ``clients.py``): the ApiFunction builds this adapter at cold start
+and most of its requests never read a blob.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from orchestrator.adapters.aws.clients import LazyClient
 from orchestrator.adapters.blob_errors import BlobRefError
 
 
 class S3Blobs:
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, *, region: str | None = None) -> None:
         if not bucket:
             raise ValueError("S3Blobs needs a bucket name")
         self.bucket = bucket
         self.prefix = prefix
-        self._client = client if client is not None else boto3.client("s3")
+        self._s3 = LazyClient("s3", region=region, client=client)
 
     def put(self, key: str, data: bytes) -> str:
         if not key or key.startswith("/"):
             raise BlobRefError(f"blob key {key!r} must be a non-empty relative key")
         object_key = f"{self.prefix}{key}"
-        self._client.put_object(Bucket=self.bucket, Key=object_key, Body=data)
+        self._s3.get().put_object(Bucket=self.bucket, Key=object_key, Body=data)
         return f"s3://{self.bucket}/{object_key}"
 
     def get(self, ref: str) -> bytes:
@@ -36,7 +38,7 @@ class S3Blobs:
         if bucket != self.bucket or not object_key.startswith(self.prefix) or not object_key:
             raise BlobRefError(f"blob reference {ref!r} is outside s3://{self.bucket}/{self.prefix}")
         try:
-            response = self._client.get_object(Bucket=bucket, Key=object_key)
+            response = self._s3.get().get_object(Bucket=bucket, Key=object_key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise KeyError(f"blob {ref!r} does not exist") from None
