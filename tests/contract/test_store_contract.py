@@ -585,6 +585,28 @@ def test_stuck_and_running_executions_are_found(store: Store) -> None:
     assert [e.id for e in store.running()] == [running.id]
 
 
+def test_running_executions_are_counted_in_all_and_per_workflow(store: Store) -> None:
+    # Given two workflows with 2 and 1 running executions, and one queued
+    first, second = a_workflow(store), a_workflow(store)
+    for workflow in (first, first, second):
+        store.transition(an_execution(store, workflow).id, "queued", "running")
+    an_execution(store, first)
+    # Then the counts see only the running ones
+    assert store.count_running() == 3
+    assert (store.count_running(first.id), store.count_running(second.id)) == (2, 1)
+    assert store.count_running("no-such-workflow") == 0
+
+
+def test_queued_executions_come_oldest_first_up_to_the_limit(store: Store) -> None:
+    # Given three queued executions enqueued a minute apart, newest first
+    workflow = a_workflow(store)
+    ids = [an_execution(store, workflow, enqueued_at=T0 + timedelta(minutes=m)).id for m in (2, 1, 0)]
+    now = T0 + timedelta(minutes=10)
+    # Then the oldest come first, and a limit keeps only the oldest
+    assert [e.id for e in store.queued_older_than(0, now=now)] == ids[::-1]
+    assert [e.id for e in store.queued_older_than(0, now=now, limit=2)] == [ids[2], ids[1]]
+
+
 # ------------------------------------------------------------------------------------ steps and logs
 
 

@@ -70,6 +70,7 @@ def test_cancel_stops_the_running_state_machine(runtime: LocalRuntime, tmp_path:
     ]})
     execution = runtime.executions.submit(workflow.id)
     wait_for(runtime, execution.id, lambda r: r.status is ExecutionStatus.RUNNING)
+    _wait_for_step_status(runtime, execution.id, "first", "running")
     try:
         # When it is cancelled while its first step runs
         cancelled = runtime.executions.cancel(execution.id)
@@ -84,6 +85,17 @@ def test_cancel_stops_the_running_state_machine(runtime: LocalRuntime, tmp_path:
     assert "second" not in {step.step_id for step in runtime.store.list_step_executions(execution.id)}
 
 
+def _wait_for_step_status(runtime: LocalRuntime, execution_id: str, step_id: str, status: str,
+                          timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(step.step_id == step_id and step.status == status
+               for step in runtime.store.list_step_executions(execution_id)):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"step {step_id} of {execution_id} never became {status}")
+
+
 def _wait_for_step_runner_to_finish(runtime: LocalRuntime, execution_id: str, step_id: str,
                                     timeout: float = 10) -> None:
     """Its last write is the step's log lines. Closing the store under a step runner still writing
@@ -93,4 +105,5 @@ def _wait_for_step_runner_to_finish(runtime: LocalRuntime, execution_id: str, st
         if any("exited 0" in line.message for line in runtime.store.list_logs(execution_id, step_id=step_id)):
             return
         time.sleep(0.02)
-    raise AssertionError(f"step {step_id} of {execution_id} never finished")
+    raise AssertionError(f"step {step_id} of {execution_id} never finished: "
+                         f"{[line.message for line in runtime.store.list_logs(execution_id)]}")

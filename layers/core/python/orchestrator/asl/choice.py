@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.asl.errors import runtime_error
-from orchestrator.asl.jsonpath import PathSyntaxError
-from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, compile_reference
+from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, compile_reference_or_report
 from orchestrator.asl.timestamps import parse_timestamp, timestamp_sort_key
 from orchestrator.asl.values import is_number
 
@@ -150,14 +149,11 @@ def _compile_combinator(kind: str, operand: Any, location: str, problems: list[s
 
 
 def _compile_comparison(rule: dict[str, Any], op: str, location: str, problems: list[str]) -> Condition | None:
-    variable_text = rule.get("Variable")
-    if not isinstance(variable_text, str):
-        problems.append(f"{location}.Variable: missing or not a string (a comparison needs a Variable path)")
-        return None
-    try:
-        variable = compile_reference(variable_text)
-    except PathSyntaxError as invalid:
-        problems.append(f"{location}.Variable: invalid path {variable_text!r}: {invalid}")
+    variable = compile_reference_or_report(
+        rule.get("Variable"), f"{location}.Variable", problems,
+        not_a_string="missing or not a string (a comparison needs a Variable path)",
+    )
+    if variable is None:
         return None
     operand = rule[op]
     where = f"{location}.{op}"
@@ -184,13 +180,8 @@ def _compile_comparison(rule: dict[str, Any], op: str, location: str, problems: 
     type_test, sort_key, description = _FAMILIES[family]
     compare = _ORDERINGS[relation]
     if is_path:
-        if not isinstance(operand, str):
-            problems.append(f"{where}: must be a path string")
-            return None
-        try:
-            other = compile_reference(operand)
-        except PathSyntaxError as invalid:
-            problems.append(f"{where}: invalid path {operand!r}: {invalid}")
+        other = compile_reference_or_report(operand, where, problems)
+        if other is None:
             return None
 
         def compare_with_path(data: Any, frame: Frame) -> bool:

@@ -19,7 +19,7 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,6 +90,11 @@ class ExecutionHandle:
 
     def wait(self, timeout: float | None = None) -> ExecutionResult:
         return self._future.result(timeout)
+
+    def add_done_callback(self, callback: Callable[[ExecutionHandle], None]) -> None:
+        """``callback(self)`` once the execution has ended (at once if it has): on the interpreter's loop
+        thread, so it must hand any blocking work to another thread."""
+        self._future.add_done_callback(lambda _future: callback(self))
 
 
 @dataclass

@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "HASH_ALGORITHMS",
     "Intrinsic",
     "IntrinsicError",
     "IntrinsicParseError",
@@ -58,7 +59,8 @@ _NUMBER_PATTERN = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _FUNCTION_NAME_PATTERN = re.compile(r"States\.([A-Za-z0-9]+)\(")
 _INTRINSIC_SHAPE = re.compile(r"States\.[A-Za-z0-9]+\(.*\)", re.DOTALL)
 _KEYWORD_LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_HASH_ALGORITHMS = {
+# States.Hash and JSONata's $hash take the same algorithm names.
+HASH_ALGORITHMS = {
     "MD5": hashlib.md5,
     "SHA-1": hashlib.sha1,
     "SHA-256": hashlib.sha256,
@@ -547,10 +549,10 @@ def _base64_decode(arguments: list[Any]) -> str:
 
 def _hash(arguments: list[Any]) -> str:
     data, algorithm = arguments
-    _require(isinstance(algorithm, str) and algorithm in _HASH_ALGORITHMS, "Hash")
+    _require(isinstance(algorithm, str) and algorithm in HASH_ALGORITHMS, "Hash")
     # AWS hashes a non-string value rather than rejecting it (observed); its JSON text is what we hash.
     text = _bounded_string(data if isinstance(data, str) else _compact_json(data), "Hash")
-    return _HASH_ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()
+    return HASH_ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()
 
 
 def _json_merge(arguments: list[Any]) -> dict[str, Any]:

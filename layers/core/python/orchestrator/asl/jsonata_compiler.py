@@ -12,11 +12,9 @@ from orchestrator.asl.graph import JSONATA
 from orchestrator.asl.jsonata_flow import JsonataFlow, JsonataValue, evaluate, states_binding
 from orchestrator.asl.paths import VARIABLE_NAME
 from orchestrator.asl.retry import Catcher
-from orchestrator.asl.states.choice_state import ChoiceRule, ChoiceState
-from orchestrator.asl.states.map_state import CountSetting, MapState
-from orchestrator.asl.states.parallel_state import ParallelState
+from orchestrator.asl.states.choice_state import ChoiceRule
+from orchestrator.asl.states.map_state import CountSetting
 from orchestrator.asl.states.pass_state import PassState
-from orchestrator.asl.states.task_state import INVOKE, INVOKE_CALLBACK, TaskState
 from orchestrator.asl.states.terminal_states import FailState, SucceedState
 from orchestrator.asl.states.wait_state import MAX_WAIT_SECONDS, WaitState
 from orchestrator.asl.timestamps import parse_timestamp
@@ -107,35 +105,26 @@ class JsonataCompiler:
         return _FieldEvaluator(value) if value is not None else None
 
     def _choice(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonataFlow) -> Any:
-        choices = raw.get("Choices")
-        if not isinstance(choices, list) or not choices:
-            self.problem(f"{location}.Choices: must be a non-empty array of choice rules")
-            choices = []
-        rules = []
-        for index, rule in enumerate(choices):
-            where = f"{location}.Choices[{index}]"
-            if not isinstance(rule, dict):
-                self.problem(f"{where}: a choice rule must be an object")
-                continue
-            for key in rule:
-                if key not in ("Condition", "Next", "Output", "Assign", "Comment"):
-                    self.problem(f"{where}.{key}: unknown field in a JSONata choice rule (use Condition)")
-            if "Condition" not in rule:
-                self.problem(f"{where}.Condition: missing (a JSONata choice rule needs a Condition)")
-                continue
-            if not isinstance(rule.get("Next"), str):
-                self.problem(f"{where}.Next: missing (every choice rule needs a Next state)")
-                continue
-            condition = self._condition(rule["Condition"], where)
-            if condition is None:
-                continue
-            rule_flow = flow.with_rule(self.field(rule, "Output", where), self.assign(rule, where))
-            rules.append(ChoiceRule(condition, rule["Next"], rule_flow))
-        default = raw.get("Default")
-        if default is not None and not isinstance(default, str):
-            self.problem(f"{location}.Default: must be a state name")
-            default = None
-        return ChoiceState(name, flow, tuple(rules), default)
+        return self.compiler.choice(name, raw, location, flow, self._choice_rule)
+
+    def _choice_rule(self, rule: Any, location: str, flow: JsonataFlow) -> ChoiceRule | None:
+        if not isinstance(rule, dict):
+            self.problem(f"{location}: a choice rule must be an object")
+            return None
+        for key in rule:
+            if key not in ("Condition", "Next", "Output", "Assign", "Comment"):
+                self.problem(f"{location}.{key}: unknown field in a JSONata choice rule (use Condition)")
+        if "Condition" not in rule:
+            self.problem(f"{location}.Condition: missing (a JSONata choice rule needs a Condition)")
+            return None
+        if not isinstance(rule.get("Next"), str):
+            self.problem(f"{location}.Next: missing (every choice rule needs a Next state)")
+            return None
+        condition = self._condition(rule["Condition"], location)
+        if condition is None:
+            return None
+        rule_flow = flow.with_rule(self.field(rule, "Output", location), self.assign(rule, location))
+        return ChoiceRule(condition, rule["Next"], rule_flow)
 
     def _condition(self, raw_condition: Any, location: str) -> Any:
         if isinstance(raw_condition, bool):
@@ -182,11 +171,7 @@ class JsonataCompiler:
 
             return WaitState(name, next_state, flow, seconds_expression=seconds)
         if isinstance(raw_value, str) and not jsonata_eval.is_jsonata_expression(raw_value):
-            parsed = parse_timestamp(raw_value)
-            if parsed is None:
-                self.problem(f"{location}.Timestamp: must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z")
-                return None
-            return WaitState(name, next_state, flow, timestamp=parsed[0])
+            return self.compiler.timestamp_wait(name, next_state, flow, raw_value, location)
         value = self.value(raw_value, "Timestamp", location)
         if value is None:
             return None
@@ -204,39 +189,10 @@ class JsonataCompiler:
         return WaitState(name, next_state, flow, timestamp_expression=timestamp)
 
     def _task(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonataFlow) -> Any:
-        compiler = self.compiler
-        kind, resource = compiler.resource(raw, location)
-        arguments = raw.get("Arguments")
-        if kind in (INVOKE, INVOKE_CALLBACK) and not jsonata_eval.is_jsonata_expression(arguments):
-            compiler.check_invoke_parameters(arguments, f"{location}.Arguments", dynamic_suffix=None)
-        timeout = compiler.duration(raw, "TimeoutSeconds", location, jsonata=True)
-        heartbeat = compiler.duration(raw, "HeartbeatSeconds", location, jsonata=True)
-        compiler.check_heartbeat(timeout, heartbeat, location)
-        if kind is None:
-            return None
-        return TaskState(
-            name,
-            next_state,
-            flow,
-            kind=kind,
-            resource=resource,
-            region=compiler.region,
-            timeout=timeout,
-            heartbeat=heartbeat,
-            retriers=compiler.retriers(raw, location),
-            catchers=compiler.catchers(raw, location, JSONATA),
-        )
+        return self.compiler.task(name, raw, location, next_state, flow, JSONATA)
 
     def _parallel(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonataFlow) -> Any:
-        compiler = self.compiler
-        return ParallelState(
-            name,
-            next_state,
-            flow,
-            branches=compiler.branches(raw, location, JSONATA),
-            retriers=compiler.retriers(raw, location),
-            catchers=compiler.catchers(raw, location, JSONATA),
-        )
+        return self.compiler.parallel(name, raw, location, next_state, flow, JSONATA)
 
     def _map(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonataFlow) -> Any:
         compiler = self.compiler
@@ -249,21 +205,9 @@ class JsonataCompiler:
             def item_selector(frame: Any, selected: Any, template: Any = selector) -> Any:
                 return evaluate(template, frame, states_binding(frame, selected))
 
-        if processor is None:
-            return None
-        return MapState(
-            name,
-            next_state,
-            flow,
-            processor=processor,
-            items_path=None,
-            items_expression=items,
-            item_selector=item_selector,
-            max_concurrency=self._count(raw, "MaxConcurrency", location),
-            tolerated_count=self._count(raw, "ToleratedFailureCount", location),
-            tolerated_percentage=self._count(raw, "ToleratedFailurePercentage", location, fraction=True, upper=100),
-            retriers=compiler.retriers(raw, location),
-            catchers=compiler.catchers(raw, location, JSONATA),
+        return compiler.map(
+            name, raw, location, next_state, flow, JSONATA, processor,
+            items_path=None, items_expression=items, item_selector=item_selector, count=self._count,
         )
 
     def _items(self, raw: dict[str, Any], location: str) -> Any:
@@ -292,7 +236,7 @@ class JsonataCompiler:
         return items
 
     def _count(
-        self, raw: dict[str, Any], key: str, location: str, *, fraction: bool = False, upper: float | None = None
+        self, raw: dict[str, Any], key: str, location: str, *, allow_fraction: bool = False, upper: float | None = None
     ) -> CountSetting | None:
         if key not in raw:
             return None
@@ -301,8 +245,8 @@ class JsonataCompiler:
             value = self.value(raw_value, key, location)
             if value is None:
                 return None
-            return CountSetting(key, expression=value, allow_fraction=fraction, upper_bound=upper)
-        return self.compiler.count_setting(raw, key, location, allow_fraction=fraction, upper=upper)
+            return CountSetting(key, expression=value, allow_fraction=allow_fraction, upper_bound=upper)
+        return self.compiler.count_setting(raw, key, location, allow_fraction=allow_fraction, upper=upper)
 
 
 class _FieldEvaluator:

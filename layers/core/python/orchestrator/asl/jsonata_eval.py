@@ -31,7 +31,6 @@ evaluated concurrently from any number of threads without locking.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import random
@@ -43,6 +42,8 @@ from typing import Any
 
 from jsonata import jexception, parser, utils
 from jsonata.jsonata import Jsonata
+
+from orchestrator.asl.intrinsics import HASH_ALGORITHMS
 
 __all__ = [
     "CompiledTemplate",
@@ -57,13 +58,6 @@ __all__ = [
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 _EXPRESSION_START = "{%"
 _EXPRESSION_END = "%}"
-_HASH_ALGORITHMS = {
-    "MD5": hashlib.md5,
-    "SHA-1": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-384": hashlib.sha384,
-    "SHA-512": hashlib.sha512,
-}
 # JavaScript prints integral numbers below this in full, so AWS's output shows 7 rather than 7.0.
 _LARGEST_PLAIN_INTEGER = 1e21
 
@@ -345,13 +339,13 @@ def _range(start: Any, end: Any, step: Any = None) -> Any:
 def _hash(data: Any, algorithm: Any = None) -> Any:
     if _is_undefined(data, algorithm):
         return None
-    if algorithm not in _HASH_ALGORITHMS:
+    if algorithm not in HASH_ALGORITHMS:
         raise _AwsFunctionError(
             f"Invalid algorithm '{algorithm}' for function $hash. "
-            f"Supported algorithms: {', '.join(_HASH_ALGORITHMS)}"
+            f"Supported algorithms: {', '.join(HASH_ALGORITHMS)}"
         )
     text = data if isinstance(data, str) else json.dumps(_to_json(data), separators=(",", ":"))
-    return _HASH_ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()
+    return HASH_ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()
 
 
 def _random(seed: Any = None) -> float:

@@ -5,11 +5,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from orchestrator.asl.errors import STATES_RESULT_PATH_MATCH_FAILURE, StatesError, runtime_error
 from orchestrator.asl.jsonpath import JsonPath, PathNotFound, PathSyntaxError, compile_path
 from orchestrator.asl.values import to_json
+
+T = TypeVar("T")
 
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -176,3 +179,38 @@ def compile_result_path(text: str) -> ResultPath:
     if not reference.path.definite:
         raise PathSyntaxError(f"ResultPath must be a definite path (names and indexes only): {text!r}")
     return ResultPath(text, reference.path.keys)
+
+
+# For a definition being checked: the problem is reported and None returned instead of an exception.
+
+
+def compile_reference_or_report(
+    text: Any, location: str, problems: list[str], *, not_a_string: str = "must be a path string"
+) -> Reference | None:
+    return _compile_or_report(compile_reference, text, location, problems, not_a_string, name_the_path=True)
+
+
+def compile_result_path_or_report(text: Any, location: str, problems: list[str]) -> ResultPath | None:
+    # compile_result_path's messages name the path already
+    return _compile_or_report(
+        compile_result_path, text, location, problems, "must be a path string or null", name_the_path=False
+    )
+
+
+def _compile_or_report(
+    compile_text: Callable[[str], T],
+    text: Any,
+    location: str,
+    problems: list[str],
+    not_a_string: str,
+    *,
+    name_the_path: bool,
+) -> T | None:
+    if not isinstance(text, str):
+        problems.append(f"{location}: {not_a_string}")
+        return None
+    try:
+        return compile_text(text)
+    except PathSyntaxError as invalid:
+        problems.append(f"{location}: invalid path {text!r}: {invalid}" if name_the_path else f"{location}: {invalid}")
+        return None

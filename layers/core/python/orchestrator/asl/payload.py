@@ -11,8 +11,13 @@ from typing import Any
 
 from orchestrator.asl import intrinsics
 from orchestrator.asl.errors import StatesError, runtime_error
-from orchestrator.asl.jsonpath import PathSyntaxError
-from orchestrator.asl.paths import Frame, Reference, ReferenceNotFound, compile_reference
+from orchestrator.asl.paths import (
+    Frame,
+    Reference,
+    ReferenceNotFound,
+    compile_reference,
+    compile_reference_or_report,
+)
 from orchestrator.asl.values import to_json
 
 
@@ -81,11 +86,8 @@ def compile_dynamic_value(text: Any, location: str, problems: list[str]) -> Dyna
         except intrinsics.IntrinsicParseError as invalid:
             problems.append(f"{location}: invalid intrinsic function {text!r}: {invalid}")
             return None
-    try:
-        return PathValue(compile_reference(text))
-    except PathSyntaxError as invalid:
-        problems.append(f"{location}: invalid path {text!r}: {invalid}")
-        return None
+    reference = compile_reference_or_report(text, location, problems)
+    return PathValue(reference) if reference is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator.asl.choice import compile_rule
@@ -10,10 +11,15 @@ from orchestrator.asl.dataflow import JsonPathFlow
 from orchestrator.asl.graph import JSONATA, JSONPATH, check_graph_structure
 from orchestrator.asl.jsonata_compiler import JsonataCompiler
 from orchestrator.asl.jsonata_eval import is_jsonata_expression
-from orchestrator.asl.jsonpath import PathSyntaxError
 from orchestrator.asl.lambda_invoke import INVOKE_PARAMETERS, LAMBDA_INVOKE, LAMBDA_INVOKE_CALLBACK
 from orchestrator.asl.model import StateGraph
-from orchestrator.asl.paths import VARIABLE_NAME, Reference, compile_reference, compile_result_path
+from orchestrator.asl.paths import (
+    VARIABLE_NAME,
+    Reference,
+    ResultPath,
+    compile_reference_or_report,
+    compile_result_path_or_report,
+)
 from orchestrator.asl.payload import Template, compile_dynamic_value, compile_template
 from orchestrator.asl.retry import Catcher, Retrier, compile_retrier, validate_error_equals
 from orchestrator.asl.states.choice_state import ChoiceRule, ChoiceState
@@ -185,24 +191,10 @@ class StateCompiler:
         return reference, False
 
     def _reference(self, text: Any, location: str) -> Reference | None:
-        if not isinstance(text, str):
-            self.problem(f"{location}: must be a path string")
-            return None
-        try:
-            return compile_reference(text)
-        except PathSyntaxError as invalid:
-            self.problem(f"{location}: invalid path {text!r}: {invalid}")
-            return None
+        return compile_reference_or_report(text, location, self.problems)
 
-    def _result_path(self, text: Any, location: str) -> Any:
-        if not isinstance(text, str):
-            self.problem(f"{location}: must be a path string or null")
-            return None
-        try:
-            return compile_result_path(text)
-        except PathSyntaxError as invalid:
-            self.problem(f"{location}: {invalid}")
-            return None
+    def _result_path(self, text: Any, location: str) -> ResultPath | None:
+        return compile_result_path_or_report(text, location, self.problems)
 
     def _template(self, raw: dict[str, Any], key: str, location: str) -> Template | None:
         if key not in raw:
@@ -296,25 +288,41 @@ class StateCompiler:
         return None
 
     def _jsonpath_choice(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
-        rules = []
+        return self.choice(name, raw, location, flow, self._jsonpath_choice_rule)
+
+    def _jsonpath_choice_rule(self, rule: Any, location: str, flow: JsonPathFlow) -> ChoiceRule | None:
+        condition = compile_rule(rule, location, self.problems, top_level=True)
+        if condition is None or not isinstance(rule.get("Next"), str):
+            return None
+        rule_assign = self._assign_template(rule["Assign"], f"{location}.Assign") if "Assign" in rule else None
+        rule_flow = JsonPathFlow(
+            input_path=flow.input_path,
+            discard_input=flow.discard_input,
+            output_path=flow.output_path,
+            discard_output=flow.discard_output,
+            assign=rule_assign,
+        )
+        return ChoiceRule(condition, rule["Next"], rule_flow)
+
+    def choice(
+        self,
+        name: str,
+        raw: dict[str, Any],
+        location: str,
+        flow: Any,
+        compile_choice_rule: Callable[[Any, str, Any], ChoiceRule | None],
+    ) -> ChoiceState:
+        """The Choice state around its rules; ``compile_choice_rule(rule, location, flow)`` compiles one
+        rule of the state's language (None when it cannot)."""
         choices = raw.get("Choices")
         if not isinstance(choices, list) or not choices:
             self.problem(f"{location}.Choices: must be a non-empty array of choice rules")
             choices = []
+        rules = []
         for index, rule in enumerate(choices):
-            where = f"{location}.Choices[{index}]"
-            condition = compile_rule(rule, where, self.problems, top_level=True)
-            if condition is None or not isinstance(rule.get("Next"), str):
-                continue
-            rule_assign = self._assign_template(rule["Assign"], f"{where}.Assign") if "Assign" in rule else None
-            rule_flow = JsonPathFlow(
-                input_path=flow.input_path,
-                discard_input=flow.discard_input,
-                output_path=flow.output_path,
-                discard_output=flow.discard_output,
-                assign=rule_assign,
-            )
-            rules.append(ChoiceRule(condition, rule["Next"], rule_flow))
+            compiled = compile_choice_rule(rule, f"{location}.Choices[{index}]", flow)
+            if compiled is not None:
+                rules.append(compiled)
         default = raw.get("Default")
         if default is not None and not isinstance(default, str):
             self.problem(f"{location}.Default: must be a state name")
@@ -334,11 +342,7 @@ class StateCompiler:
                 return None
             return WaitState(name, next_state, flow, seconds=value)
         if mode == "Timestamp":
-            parsed = parse_timestamp(value)
-            if parsed is None:
-                self.problem(f"{location}.Timestamp: must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z")
-                return None
-            return WaitState(name, next_state, flow, timestamp=parsed[0])
+            return self.timestamp_wait(name, next_state, flow, value, location)
         reference = self._reference(value, f"{location}.{mode}")
         if reference is None:
             return None
@@ -346,13 +350,23 @@ class StateCompiler:
             return WaitState(name, next_state, flow, seconds_path=reference)
         return WaitState(name, next_state, flow, timestamp_path=reference)
 
+    def timestamp_wait(self, name: str, next_state: str | None, flow: Any, text: Any, location: str) -> WaitState | None:
+        parsed = parse_timestamp(text)
+        if parsed is None:
+            self.problem(f"{location}.Timestamp: must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z")
+            return None
+        return WaitState(name, next_state, flow, timestamp=parsed[0])
+
     def _jsonpath_task(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
+        return self.task(name, raw, location, next_state, flow, JSONPATH)
+
+    def task(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: Any, language: str) -> Any:
         kind, resource = self.resource(raw, location)
         if kind in (INVOKE, INVOKE_CALLBACK):
-            self.check_invoke_parameters(raw.get("Parameters"), f"{location}.Parameters", dynamic_suffix=".$")
-        timeout = self.duration(raw, "TimeoutSeconds", location, jsonata=False)
-        heartbeat = self.duration(raw, "HeartbeatSeconds", location, jsonata=False)
-        self.check_heartbeat(timeout, heartbeat, location)
+            self._check_invoke_payload(raw, location, language)
+        timeout = self.duration(raw, "TimeoutSeconds", location, jsonata=language == JSONATA)
+        heartbeat = self.duration(raw, "HeartbeatSeconds", location, jsonata=language == JSONATA)
+        self._check_heartbeat(timeout, heartbeat, location)
         if kind is None:
             return None
         return TaskState(
@@ -365,7 +379,7 @@ class StateCompiler:
             timeout=timeout,
             heartbeat=heartbeat,
             retriers=self.retriers(raw, location),
-            catchers=self.catchers(raw, location, JSONPATH),
+            catchers=self.catchers(raw, location, language),
         )
 
     def resource(self, raw: dict[str, Any], location: str) -> tuple[str | None, str]:
@@ -395,18 +409,26 @@ class StateCompiler:
         )
         return None, resource
 
-    def check_invoke_parameters(self, parameters: Any, location: str, dynamic_suffix: str | None) -> None:
+    def _check_invoke_payload(self, raw: dict[str, Any], location: str, language: str) -> None:
         """lambda:invoke's Parameters (JSONPath, keys may end in ``.$``) or Arguments (JSONata)."""
-        if not isinstance(parameters, dict):
-            self.problem(f"{location}: lambda:invoke needs a FunctionName")
+        if language == JSONPATH:
+            key, dynamic_suffix = "Parameters", ".$"
+        else:
+            key, dynamic_suffix = "Arguments", None
+        payload = raw.get(key)
+        if language == JSONATA and is_jsonata_expression(payload):
+            return  # its keys are known only at run time
+        where = f"{location}.{key}"
+        if not isinstance(payload, dict):
+            self.problem(f"{where}: lambda:invoke needs a FunctionName")
             return
         names = {
-            key[: -len(dynamic_suffix)] if dynamic_suffix and key.endswith(dynamic_suffix) else key for key in parameters
+            name[: -len(dynamic_suffix)] if dynamic_suffix and name.endswith(dynamic_suffix) else name for name in payload
         }
         if "FunctionName" not in names:
-            self.problem(f"{location}.FunctionName: missing (lambda:invoke needs the function to call)")
-        for key in sorted(names - INVOKE_PARAMETERS):
-            self.problem(f"{location}.{key}: not a parameter of lambda:invoke")
+            self.problem(f"{where}.FunctionName: missing (lambda:invoke needs the function to call)")
+        for name in sorted(names - INVOKE_PARAMETERS):
+            self.problem(f"{where}.{name}: not a parameter of lambda:invoke")
 
     def duration(self, raw: dict[str, Any], key: str, location: str, *, jsonata: bool) -> Duration | None:
         path_key = f"{key}Path"
@@ -426,7 +448,7 @@ class StateCompiler:
             return Duration(key, path=reference) if reference is not None else None
         return None
 
-    def check_heartbeat(self, timeout: Duration | None, heartbeat: Duration | None, location: str) -> None:
+    def _check_heartbeat(self, timeout: Duration | None, heartbeat: Duration | None, location: str) -> None:
         if (
             timeout is not None
             and heartbeat is not None
@@ -437,14 +459,16 @@ class StateCompiler:
             self.problem(f"{location}.HeartbeatSeconds: must be smaller than TimeoutSeconds")
 
     def _jsonpath_parallel(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: JsonPathFlow) -> Any:
-        branches = self.branches(raw, location, JSONPATH)
+        return self.parallel(name, raw, location, next_state, flow, JSONPATH)
+
+    def parallel(self, name: str, raw: dict[str, Any], location: str, next_state: str | None, flow: Any, language: str) -> Any:
         return ParallelState(
             name,
             next_state,
             flow,
-            branches=branches,
+            branches=self.branches(raw, location, language),
             retriers=self.retriers(raw, location),
-            catchers=self.catchers(raw, location, JSONPATH),
+            catchers=self.catchers(raw, location, language),
         )
 
     def branches(self, raw: dict[str, Any], location: str, language: str) -> tuple[StateGraph, ...]:
@@ -522,6 +546,28 @@ class StateCompiler:
             def item_selector(frame: Any, selected: Any, template: Template = selector_template) -> Any:
                 return template.evaluate(selected, frame)
 
+        return self.map(
+            name, raw, location, next_state, flow, JSONPATH, processor,
+            items_path=items_path, items_expression=None, item_selector=item_selector, count=self.count_setting,
+        )
+
+    def map(
+        self,
+        name: str,
+        raw: dict[str, Any],
+        location: str,
+        next_state: str | None,
+        flow: Any,
+        language: str,
+        processor: StateGraph | None,
+        *,
+        items_path: Reference | None,
+        items_expression: Any,
+        item_selector: Any,
+        count: Callable[..., CountSetting | None],
+    ) -> Any:
+        """The Map state once its language has compiled the items and their selector; count reads that
+        language's form of MaxConcurrency and the tolerated failures."""
         if processor is None:
             return None
         return MapState(
@@ -530,15 +576,13 @@ class StateCompiler:
             flow,
             processor=processor,
             items_path=items_path,
-            items_expression=None,
+            items_expression=items_expression,
             item_selector=item_selector,
-            max_concurrency=self.count_setting(raw, "MaxConcurrency", location),
-            tolerated_count=self.count_setting(raw, "ToleratedFailureCount", location),
-            tolerated_percentage=self.count_setting(
-                raw, "ToleratedFailurePercentage", location, allow_fraction=True, upper=100
-            ),
+            max_concurrency=count(raw, "MaxConcurrency", location),
+            tolerated_count=count(raw, "ToleratedFailureCount", location),
+            tolerated_percentage=count(raw, "ToleratedFailurePercentage", location, allow_fraction=True, upper=100),
             retriers=self.retriers(raw, location),
-            catchers=self.catchers(raw, location, JSONPATH),
+            catchers=self.catchers(raw, location, language),
         )
 
     # -- JSONata (see jsonata_compiler) -------------------------------------------------------------------------

@@ -181,11 +181,16 @@ class ExecutionStore(Protocol):
         leasing it to ``worker_id``. No two callers get the same execution while a lease holds. The status
         stays ``queued`` until the worker transitions it to ``running``."""
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
-        """Executions still queued ``seconds`` after they were enqueued: the reconciler's stuck outbox."""
+    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
+                          limit: int | None = None) -> list[ExecutionRecord]:
+        """Executions still queued ``seconds`` after they were enqueued: the reconciler's stuck outbox.
+        Oldest first; at most ``limit``."""
 
     def running(self) -> list[ExecutionRecord]:
         """Executions in ``running``: what a restarted engine must resume or fail."""
+
+    def count_running(self, workflow_id: str | None = None) -> int:
+        """How many executions are ``running`` (of one workflow, if given): the concurrency limits."""
 
 
 class StepExecutionStore(Protocol):

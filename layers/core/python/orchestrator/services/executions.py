@@ -227,19 +227,23 @@ class ExecutionService:
         return finished
 
     def _at_capacity(self, workflow_id: str) -> bool:
-        if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
-            return False
-        active = self.store.running()
-        if self.max_concurrent is not None and len(active) >= self.max_concurrent:
+        if self.max_concurrent is not None and self.store.count_running() >= self.max_concurrent:
             return True
         per_workflow = self.max_concurrent_per_workflow
-        return per_workflow is not None and sum(r.workflow_id == workflow_id for r in active) >= per_workflow
+        return per_workflow is not None and self.store.count_running(workflow_id) >= per_workflow
 
     def _announce_waiting(self) -> None:
-        """A slot freed up: executions held back by the limits get their turn (highest priority first)."""
+        """A slot freed up: as many executions held back by the limits as there are free slots get their
+        turn, oldest first. Announcing every queued one would make each end cost a dispatch attempt per
+        queued execution, nearly all of them refused again."""
         if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
             return
-        for record in self.store.queued_older_than(0):
+        free = (self.max_concurrent - self.store.count_running()) if self.max_concurrent is not None else None
+        if free is not None and free <= 0:
+            return
+        # per-workflow limits: a global slot may suit only some of them, so a few more get asked
+        limit = None if free is None else free * (2 if self.max_concurrent_per_workflow else 1)
+        for record in self.store.queued_older_than(0, limit=limit):
             self.announce(record)
 
     def execution_arn(self, execution_id: str) -> str:

@@ -24,12 +24,11 @@ from pydantic import Field, ValidationError
 
 from orchestrator.domain.durations import Duration, parse_duration
 from orchestrator.observability import logger
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.agent_profiles import AgentProfile, load_profile
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult, StepTimeout
 from orchestrator.steps.chat_client import ChatClient, Usage, dumps_for_model
 from orchestrator.steps.config_secrets import secret_lookup
-from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress import EgressBoundExecutor
 from orchestrator.steps.json_safe import json_safe
 
 #: step types an agent may call: request/response operations with a reviewed config
@@ -55,13 +54,9 @@ class Tool:
     spec: dict[str, Any]
 
 
-class AgentExecutor:
+class AgentExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "agent"
     config_model: ClassVar[type[AgentConfig]] = AgentConfig
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        # None: read the process settings (egress policy) at call time, as the http executor does
-        self._settings = settings
 
     def execute(self, config: AgentConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
@@ -76,7 +71,7 @@ class AgentExecutor:
             deadline=deadline,
             mask=ctx.mask,
             log=ctx.log,
-            policy=EgressPolicy.from_settings(self._settings or get_settings()),
+            policy=self.egress_policy(),
             error_prefix="Agent",
         )
         tools = self._tools(profile, ctx)

@@ -25,6 +25,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.base import StepError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -132,6 +133,18 @@ class EgressPolicy:
                 if not any(candidate in net for candidate in judged for net in networks):
                     raise EgressDenied(host, f"{ip} is not in the egress allow list (ORCHESTRATOR_EGRESS_ALLOW)")
         return addresses
+
+
+class EgressBoundExecutor:
+    """Base of the step executors whose requests leave the machine: each request follows the egress
+    policy of the given settings, or of the process settings read at call time (so that tests and
+    start-up order don't matter)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    def egress_policy(self) -> EgressPolicy:
+        return EgressPolicy.from_settings(self._settings or get_settings())
 
 
 class GuardedNetworkBackend(httpcore.SyncBackend):

@@ -28,11 +28,10 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from orchestrator.domain.durations import Duration
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps import smtp
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
 from orchestrator.steps.config_secrets import secret_lookup
-from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress import EgressBoundExecutor
 from orchestrator.steps.email_addresses import Address, Addresses, bare_address
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub, secret_values
@@ -83,17 +82,13 @@ class EmailConfig(StepConfig):
         return self
 
 
-class EmailExecutor:
+class EmailExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "email"
     config_model: ClassVar[type[EmailConfig]] = EmailConfig
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        # None: read the process settings (egress policy) at call time, as the http executor does
-        self._settings = settings
-
     def execute(self, config: EmailConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
-        policy = EgressPolicy.from_settings(self._settings or get_settings())
+        policy = self.egress_policy()
         config = with_server_defaults(config, ctx)
         server = smtp.SmtpServer(
             host=config.host or "",

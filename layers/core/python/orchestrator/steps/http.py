@@ -27,20 +27,18 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from orchestrator.domain.durations import Duration
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.base import StepConfig, StepContext, StepResult
-from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress import EgressBoundExecutor
 from orchestrator.steps.http_client import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AcceptedStatus,
-    HttpCall,
     Scalar,
+    header_texts,
     perform,
-    scalar_text,
+    step_call,
     validate_http_url,
     where,
 )
-from orchestrator.steps.limits import effective_timeout
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -76,34 +74,25 @@ class HttpConfig(StepConfig):
         return self
 
 
-class HttpExecutor:
+class HttpExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "http"
     config_model: ClassVar[type[BaseModel]] = HttpConfig
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        # None: read the process settings at call time, so tests and start-up order don't matter
-        self._settings = settings
-
     def execute(self, config: HttpConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
-        policy = EgressPolicy.from_settings(self._settings or get_settings())
-        output = perform(
-            HttpCall(
-                prefix="Http",
-                method=config.method,
-                url=config.url,
-                timeout=effective_timeout(config.timeout, ctx) or DEFAULT_TIMEOUT_SECONDS,
-                headers={name: scalar_text(value) for name, value in config.headers.items()},
-                params={k: v for k, v in config.query.items() if v is not None} or None,
-                content=config.body,
-                json_body=config.json_body,
-                send_json="json_body" in config.model_fields_set,
-                follow_redirects=config.follow_redirects,
-                accepted=config.accepted_status,
-                max_response_bytes=config.max_response_bytes,
-                mask=ctx.mask,
-            ),
-            policy,
+        policy = self.egress_policy()
+        call = step_call(
+            config,
+            ctx,
+            prefix="Http",
+            method=config.method,
+            default_timeout=DEFAULT_TIMEOUT_SECONDS,
+            headers=header_texts(config.headers),
+            params={k: v for k, v in config.query.items() if v is not None} or None,
+            content=config.body,
+            json_body=config.json_body,
+            send_json="json_body" in config.model_fields_set,
         )
+        output = perform(call, policy)
         ctx.log(f"{where(config.method, config.url)} answered {output['status_code']}")
         return StepResult(output=output, started_at=started, finished_at=time.time())

@@ -16,14 +16,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 from pydantic import BeforeValidator
 
-from orchestrator.steps.base import StepError
+from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.egress import EgressPolicy, GuardedTransport
 from orchestrator.steps.http_errors import status_error, transport_error
+from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -94,6 +95,10 @@ def scalar_text(value: Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def header_texts(headers: Mapping[str, Scalar]) -> dict[str, str]:
+    return {name: scalar_text(value) for name, value in headers.items()}
 
 
 def where(method: str, url: str) -> str:
@@ -175,6 +180,33 @@ class HttpCall:
     #: secret values to scrub from error causes (the step runner's mask is applied after)
     secrets: Iterable[str] = ()
     mask: Callable[[str], str] | None = None
+
+
+class HttpStepConfig(Protocol):
+    """What the config of a step that makes one HTTP call says about where it goes and what counts."""
+
+    url: str
+    timeout: float
+    follow_redirects: bool
+    accepted_status: list[int | str]
+    max_response_bytes: int
+
+
+def step_call(
+    config: HttpStepConfig, ctx: StepContext, *, prefix: str, method: str, default_timeout: float, **request: Any
+) -> HttpCall:
+    """The call of an http-like step; ``request``: the rest of HttpCall (headers, body, secrets...)."""
+    return HttpCall(
+        prefix=prefix,
+        method=method,
+        url=config.url,
+        timeout=effective_timeout(config.timeout, ctx) or default_timeout,
+        follow_redirects=config.follow_redirects,
+        accepted=config.accepted_status,
+        max_response_bytes=config.max_response_bytes,
+        mask=ctx.mask,
+        **request,
+    )
 
 
 def perform(call: HttpCall, policy: EgressPolicy) -> dict[str, Any]:

@@ -20,10 +20,9 @@ import jsonschema
 from pydantic import Field, SecretStr, model_validator
 
 from orchestrator.domain.durations import Duration
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
 from orchestrator.steps.chat_client import ApiType, ChatClient, ChatReply, Usage
-from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress import EgressBoundExecutor
 
 
 class ChatMessage(StepConfig):
@@ -106,13 +105,9 @@ def response_format_payload(config: LlmConfig) -> dict[str, Any] | None:
     return None
 
 
-class LlmExecutor:
+class LlmExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "llm"
     config_model: ClassVar[type[LlmConfig]] = LlmConfig
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        # None: read the process settings (egress policy) at call time, as the http executor does
-        self._settings = settings
 
     def execute(self, config: LlmConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
@@ -125,7 +120,7 @@ class LlmExecutor:
             deadline=ctx.deadline(),
             mask=ctx.mask,
             log=ctx.log,
-            policy=EgressPolicy.from_settings(self._settings or get_settings()),
+            policy=self.egress_policy(),
         )
         messages = build_messages(config)
         payload: dict[str, Any] = {"model": config.model, "messages": messages}

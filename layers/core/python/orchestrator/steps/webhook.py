@@ -38,19 +38,17 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from orchestrator.domain.durations import Duration
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
-from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress import EgressBoundExecutor
 from orchestrator.steps.http_client import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AcceptedStatus,
-    HttpCall,
     Scalar,
+    header_texts,
     perform,
-    scalar_text,
+    step_call,
     validate_http_url,
 )
-from orchestrator.steps.limits import effective_timeout
 
 SIGNATURE_HEADER = "X-Orchestrator-Signature"
 TIMESTAMP_HEADER = "X-Orchestrator-Timestamp"
@@ -100,12 +98,9 @@ class WebhookConfig(StepConfig):
         return value
 
 
-class WebhookExecutor:
+class WebhookExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "webhook"
     config_model: ClassVar[type[BaseModel]] = WebhookConfig
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self._settings = settings
 
     def execute(self, config: WebhookConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
@@ -118,7 +113,7 @@ class WebhookExecutor:
         timestamp = str(int(started))
         key = idempotency_key(ctx)
         headers = {
-            **{name: scalar_text(value) for name, value in config.headers.items()},
+            **header_texts(config.headers),
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(secret, timestamp, body),
@@ -126,21 +121,16 @@ class WebhookExecutor:
         }
         if config.event:
             headers[EVENT_HEADER] = config.event
-        output = perform(
-            HttpCall(
-                prefix="Webhook",
-                method="POST",
-                url=config.url,
-                timeout=effective_timeout(config.timeout, ctx) or DEFAULT_TIMEOUT_SECONDS,
-                headers=headers,
-                content=body.encode(),
-                follow_redirects=config.follow_redirects,
-                accepted=config.accepted_status,
-                max_response_bytes=config.max_response_bytes,
-                secrets=[secret],
-                mask=ctx.mask,
-            ),
-            EgressPolicy.from_settings(self._settings or get_settings()),
+        call = step_call(
+            config,
+            ctx,
+            prefix="Webhook",
+            method="POST",
+            default_timeout=DEFAULT_TIMEOUT_SECONDS,
+            headers=headers,
+            content=body.encode(),
+            secrets=[secret],
         )
+        output = perform(call, self.egress_policy())
         ctx.log(f"webhook delivered (attempt {ctx.attempt}, idempotency key {key}): {output['status_code']}")
         return StepResult(output={**output, "idempotency_key": key}, started_at=started, finished_at=time.time())

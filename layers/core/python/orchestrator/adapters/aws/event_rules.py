@@ -8,18 +8,15 @@ target needs a resource policy that lets ``events.amazonaws.com`` invoke it for 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from orchestrator.adapters.aws.clients import LazyClient, error_code
+from orchestrator.adapters.aws.resource_names import trigger_resource_name
 from orchestrator.settings import Settings
 
-# EventBridge's rule names: 1-64 of letters, digits, '.', '-', '_'
-_RULE_NAME = re.compile(r"[0-9A-Za-z._-]{1,64}")
 TARGET_ID = "trigger-function"
 _NOT_FOUND = "ResourceNotFoundException"
 
@@ -59,11 +56,7 @@ class EventBridgeRules:
         )
 
     def rule_name(self, trigger_id: str) -> str:
-        name = f"{self.name_prefix}{trigger_id}"
-        if _RULE_NAME.fullmatch(name):
-            return name
-        # an id EventBridge cannot take as a name still needs a stable one
-        return f"{self.name_prefix}{hashlib.sha256(trigger_id.encode()).hexdigest()}"[:64]
+        return trigger_resource_name(self.name_prefix, trigger_id)
 
     def put_rule(
         self, trigger_id: str, pattern: dict[str, Any], target_payload: dict[str, Any], *, enabled: bool = True

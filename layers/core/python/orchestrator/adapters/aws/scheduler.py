@@ -10,19 +10,15 @@ domain/schedule.py for how the local ticker differs).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from orchestrator.adapters.aws.clients import LazyClient, error_code
+from orchestrator.adapters.aws.resource_names import trigger_resource_name
 from orchestrator.domain.schedule import time_zone, to_scheduler_expression
 from orchestrator.settings import Settings
-
-# Scheduler's schedule names: 1-64 of letters, digits, '.', '-', '_'
-_SCHEDULE_NAME = re.compile(r"[0-9A-Za-z._-]{1,64}")
 
 
 class SchedulerSchedules:
@@ -59,11 +55,7 @@ class SchedulerSchedules:
         )
 
     def schedule_name(self, trigger_id: str) -> str:
-        name = f"{self.name_prefix}{trigger_id}"
-        if _SCHEDULE_NAME.fullmatch(name):
-            return name
-        # an id Scheduler cannot take as a name still needs a stable one
-        return f"{self.name_prefix}{hashlib.sha256(trigger_id.encode()).hexdigest()}"[:64]
+        return trigger_resource_name(self.name_prefix, trigger_id)
 
     def put_schedule(
         self, trigger_id: str, cron: str, timezone: str, target_payload: dict[str, Any], *, enabled: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from orchestrator.ports.state_machines import (
     TaskNotFound,
 )
 
+REPORTER_THREADS = 4
+
 #: called with the execution's name and its result when an execution ends
 FinishedCallback = Callable[[str, ExecutionResult], None]
 
@@ -38,6 +41,8 @@ class LocalStateMachines:
         self.on_finished = on_finished
         self._handles: dict[str, ExecutionHandle] = {}
         self._lock = threading.Lock()
+        # a few long-lived threads record the ends (each keeps its store connection), not one per execution
+        self._reporters = ThreadPoolExecutor(max_workers=REPORTER_THREADS, thread_name_prefix="execution-end")
 
     def machine(self, state_machine: str) -> StateMachine:
         try:
@@ -120,18 +125,21 @@ class LocalStateMachines:
     def _watch(self, handle: ExecutionHandle) -> None:
         with self._lock:
             self._handles[handle.execution_arn] = handle
-        threading.Thread(target=self._wait_for, args=(handle,), name=f"watch-{handle.name}", daemon=True).start()
+        handle.add_done_callback(lambda done: self._reporters.submit(self._report_end, done))
 
-    def _wait_for(self, handle: ExecutionHandle) -> None:
+    def _report_end(self, handle: ExecutionHandle) -> None:
         try:
             result = handle.wait()
         except Exception:  # the interpreter was closed under it: a restart resumes the execution
             logger.info("execution abandoned at shutdown", extra={"execution": handle.name})
             return
-        if self.on_finished is None:
-            return
         try:
-            self.on_finished(handle.name, result)
+            if self.on_finished is not None:
+                self.on_finished(handle.name, result)
         except Exception:
             logger.exception("recording the end of an execution failed", extra={"execution": handle.name})
+        finally:
+            # ended executions are described from their checkpoints: the handle (and its history) can go
+            with self._lock:
+                self._handles.pop(handle.execution_arn, None)
 

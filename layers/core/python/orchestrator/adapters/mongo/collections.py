@@ -44,6 +44,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("status", ASCENDING), ("enqueued_at", ASCENDING)]),
         IndexModel([("workflow_id", ASCENDING), ("duration", ASCENDING)]),
+        # workflow summaries (counts by status) and the per-workflow concurrency limit
+        IndexModel([("workflow_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
     ],
     "step_executions": [
         IndexModel("id", unique=True),

@@ -7,22 +7,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from orchestrator.adapters.mongo.collections import NO_MONGO_ID, Collections
 from orchestrator.adapters.mongo.documents import (
-    NEWEST_FIRST,
     decode_document,
     decode_documents,
     decode_found,
-    page_filter,
+    find_page,
+    insert_for_live_workflow,
 )
-from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
+from orchestrator.adapters.store_support.codec import Layout, encode_record
+from orchestrator.adapters.store_support.filters import execution_filters
 from orchestrator.adapters.store_support.paging import check_page_size, page_of
-from orchestrator.adapters.store_support.rules import MAX_CAS_ATTEMPTS, TRANSITION_FIELDS, expected_statuses
+from orchestrator.adapters.store_support.rules import MAX_CAS_ATTEMPTS, expected_statuses, transition_values
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.records import ExecutionRecord, ExecutionStatus, as_timestamp, utcnow
-from orchestrator.ports.store import DEFAULT_PAGE_SIZE, DuplicateRecord, Page, RecordNotFound
+from orchestrator.ports.store import DEFAULT_PAGE_SIZE, Page, RecordNotFound
 
 _OLDEST_FIRST = [("created_at", 1), ("id", 1)]
 
@@ -31,17 +31,9 @@ class MongoExecutions:
     _collections: Collections
 
     def create_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
-        workflow = self._collections.workflows.find_one(
-            {"id": execution.workflow_id, "deleted_at": None}, {"_id": 1}
-        )
-        if workflow is None:
-            raise RecordNotFound("workflow", execution.workflow_id)
         document = encode_record(execution, Layout.DOCUMENTS)
         document["log_seq"] = 0  # the last log line's number (see append_logs)
-        try:
-            self._collections.executions.insert_one(document)
-        except DuplicateKeyError as error:
-            raise DuplicateRecord("execution", execution.id) from error
+        insert_for_live_workflow(self._collections, self._collections.executions, "execution", document)
         return decode_found(ExecutionRecord, self._find_execution(execution.id), "execution", execution.id)
 
     def _find_execution(self, execution_id: str) -> dict[str, Any] | None:
@@ -60,18 +52,8 @@ class MongoExecutions:
         cursor: str | None = None,
     ) -> Page[ExecutionRecord]:
         check_page_size(limit)
-        query: dict[str, Any] = {}
-        if workflow_id is not None:
-            query["workflow_id"] = workflow_id
-        if status is not None:
-            query["status"] = ExecutionStatus(status).value
-        if owner_id is not None:
-            query["owner_id"] = owner_id
-        documents = (
-            self._collections.executions.find(page_filter(query, cursor), NO_MONGO_ID)
-            .sort(NEWEST_FIRST)
-            .limit(limit + 1)
-        )
+        query = execution_filters(workflow_id=workflow_id, status=status, owner_id=owner_id)
+        documents = find_page(self._collections.executions, query, cursor, limit)
         return page_of(decode_documents(ExecutionRecord, documents), limit)
 
     def transition(
@@ -82,8 +64,7 @@ class MongoExecutions:
         **fields: Any,
     ) -> ExecutionRecord:
         allowed_from = expected_statuses(expected_from, to)
-        values = {"status": ExecutionStatus(to).value}
-        values.update(encode_changes(ExecutionRecord, fields, TRANSITION_FIELDS, Layout.DOCUMENTS))
+        values = transition_values(to, fields, Layout.DOCUMENTS)
         current_status: str | None = None
         for _ in range(MAX_CAS_ATTEMPTS):
             # The status filter is the compare; the update happens only if it still holds.
@@ -117,13 +98,18 @@ class MongoExecutions:
         )
         return decode_document(ExecutionRecord, document)
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
+    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
+                          limit: int | None = None) -> list[ExecutionRecord]:
         cutoff = (now or utcnow()) - timedelta(seconds=seconds)
         documents = self._collections.executions.find(
             {"status": "queued", "enqueued_at": {"$lte": cutoff}}, NO_MONGO_ID
-        ).sort([("enqueued_at", 1), ("id", 1)])
+        ).sort([("enqueued_at", 1), ("id", 1)]).limit(limit or 0)
         return decode_documents(ExecutionRecord, documents)
 
     def running(self) -> list[ExecutionRecord]:
         documents = self._collections.executions.find({"status": "running"}, NO_MONGO_ID).sort(_OLDEST_FIRST)
         return decode_documents(ExecutionRecord, documents)
+
+    def count_running(self, workflow_id: str | None = None) -> int:
+        query = {"status": "running"} | ({"workflow_id": workflow_id} if workflow_id is not None else {})
+        return self._collections.executions.count_documents(query)

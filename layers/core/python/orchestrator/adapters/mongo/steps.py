@@ -11,10 +11,14 @@ from pymongo.errors import DuplicateKeyError
 from orchestrator.adapters.mongo.collections import NO_MONGO_ID, Collections
 from orchestrator.adapters.mongo.documents import decode_documents
 from orchestrator.adapters.store_support.codec import Layout, encode_record
+from orchestrator.adapters.store_support.records import (
+    STEP_DERIVED_FIELDS,
+    STEP_IDENTITY,
+    numbered_log_entries,
+    with_log_counts,
+)
 from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord
 from orchestrator.ports.store import DuplicateRecord, RecordNotFound
-
-_STEP_IDENTITY = frozenset({"id", "execution_id", "step_id"})
 
 
 class MongoStepsAndLogs:
@@ -41,17 +45,14 @@ class MongoStepsAndLogs:
             ]
         )
         counts = {(group["_id"]["execution_id"], group["_id"]["step_id"]): group["count"] for group in groups}
-        return [
-            step.model_copy(update={"log_count": counts.get((step.execution_id, step.step_id), 0)})
-            for step in steps
-        ]
+        return with_log_counts(steps, counts)
 
     def upsert_step_execution(self, step: StepExecutionRecord) -> StepExecutionRecord:
         execution = self._collections.executions.find_one({"id": step.execution_id}, {"workflow_id": True})
         if execution is None:
             raise RecordNotFound("execution", step.execution_id)
-        document = encode_record(step, Layout.DOCUMENTS, exclude=frozenset({"log_count"}))
-        replaced = {name: value for name, value in document.items() if name not in _STEP_IDENTITY}
+        document = encode_record(step, Layout.DOCUMENTS, exclude=STEP_DERIVED_FIELDS)
+        replaced = {name: value for name, value in document.items() if name not in STEP_IDENTITY}
         # workflow_id is copied from the execution so that failures per step are counted without a join.
         inserted_only = {"id": step.id, "workflow_id": execution["workflow_id"]}
         upsert = {"$set": replaced, "$setOnInsert": inserted_only}
@@ -97,11 +98,7 @@ class MongoStepsAndLogs:
         )
         if reserved is None:
             raise RecordNotFound("execution", execution_id)
-        first_seq = int(reserved["log_seq"]) - len(lines) + 1
-        entries = [
-            LogEntry(execution_id=execution_id, seq=first_seq + offset, **line.model_dump())
-            for offset, line in enumerate(lines)
-        ]
+        entries = numbered_log_entries(execution_id, lines, int(reserved["log_seq"]))
         if entries:
             self._collections.logs.insert_many([encode_record(entry, Layout.DOCUMENTS) for entry in entries])
         return entries

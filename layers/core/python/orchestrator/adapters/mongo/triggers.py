@@ -6,29 +6,25 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from orchestrator.adapters.mongo.collections import NO_MONGO_ID, Collections
-from orchestrator.adapters.mongo.documents import decode_document, decode_documents, decode_found
+from orchestrator.adapters.mongo.documents import (
+    decode_document,
+    decode_documents,
+    decode_found,
+    insert_for_live_workflow,
+)
 from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
 from orchestrator.adapters.store_support.rules import TRIGGER_EDITABLE_FIELDS, check_fire_time_advances
 from orchestrator.domain.records import TriggerRecord, as_timestamp, utcnow
-from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
 
 class MongoTriggers:
     _collections: Collections
 
     def create_trigger(self, trigger: TriggerRecord) -> TriggerRecord:
-        if (
-            self._collections.workflows.find_one({"id": trigger.workflow_id, "deleted_at": None}, {"_id": 1})
-            is None
-        ):
-            raise RecordNotFound("workflow", trigger.workflow_id)
-        try:
-            self._collections.triggers.insert_one(encode_record(trigger, Layout.DOCUMENTS))
-        except DuplicateKeyError as error:
-            raise DuplicateRecord("trigger", trigger.id) from error
+        document = encode_record(trigger, Layout.DOCUMENTS)
+        insert_for_live_workflow(self._collections, self._collections.triggers, "trigger", document)
         return decode_found(TriggerRecord, self._find_trigger(trigger.id), "trigger", trigger.id)
 
     def _find_trigger(self, trigger_id: str) -> dict[str, Any] | None:

@@ -17,16 +17,17 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from orchestrator.adapters.mongo.collections import NO_MONGO_ID, Collections
-from orchestrator.adapters.mongo.documents import (
-    NEWEST_FIRST,
-    decode_document,
-    decode_documents,
-    page_filter,
-)
+from orchestrator.adapters.mongo.documents import decode_document, decode_documents, find_page
 from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
+from orchestrator.adapters.store_support.filters import workflow_filters
 from orchestrator.adapters.store_support.paging import check_page_size, page_of
-from orchestrator.adapters.store_support.rules import MAX_CAS_ATTEMPTS, WORKFLOW_EDITABLE_FIELDS
-from orchestrator.adapters.store_support.summaries import DERIVED_WORKFLOW_FIELDS, with_execution_summaries
+from orchestrator.adapters.store_support.records import new_workflow, next_workflow_version, require_found
+from orchestrator.adapters.store_support.rules import (
+    MAX_CAS_ATTEMPTS,
+    WORKFLOW_EDITABLE_FIELDS,
+    check_expected_version,
+)
+from orchestrator.adapters.store_support.summaries import with_execution_summaries
 from orchestrator.domain.records import WorkflowRecord, WorkflowStatus, WorkflowVersion, utcnow
 from orchestrator.ports.store import (
     DEFAULT_PAGE_SIZE,
@@ -83,15 +84,8 @@ class MongoWorkflows:
         )
 
     def create_workflow(self, workflow: WorkflowRecord, definition: dict[str, Any]) -> WorkflowRecord:
-        first_version = WorkflowVersion(
-            workflow_id=workflow.id, version=1, definition=definition, created_at=workflow.created_at
-        )
-        document = encode_record(
-            workflow.model_copy(update={"current_version": 1}),
-            Layout.DOCUMENTS,
-            exclude=DERIVED_WORKFLOW_FIELDS,
-        )
-        document["pending_version"] = encode_record(first_version, Layout.DOCUMENTS)
+        document, first_version = new_workflow(workflow, definition, Layout.DOCUMENTS)
+        document["pending_version"] = first_version
         try:
             self._collections.workflows.insert_one(document)
         except DuplicateKeyError as error:
@@ -107,10 +101,7 @@ class MongoWorkflows:
         return None if document is None else self._summarised([document])[0]
 
     def _require_workflow(self, workflow_id: str) -> WorkflowRecord:
-        workflow = self.get_workflow(workflow_id)
-        if workflow is None:
-            raise RecordNotFound("workflow", workflow_id)
-        return workflow
+        return require_found(self.get_workflow(workflow_id), "workflow", workflow_id)
 
     def list_workflows(
         self,
@@ -124,18 +115,11 @@ class MongoWorkflows:
     ) -> Page[WorkflowRecord]:
         check_page_size(limit)
         query: dict[str, Any] = {} if include_deleted else dict(_NOT_DELETED)
-        if owner_id is not None:
-            query["owner_id"] = owner_id
-        if status is not None:
-            query["status"] = WorkflowStatus(status).value
+        query.update(workflow_filters(owner_id=owner_id, status=status))
         if tags:
             query["tags"] = {"$all": list(dict.fromkeys(tags))}
-        documents = (
-            self._collections.workflows.find(page_filter(query, cursor), NO_MONGO_ID)
-            .sort(NEWEST_FIRST)
-            .limit(limit + 1)
-        )
-        return page_of(self._summarised(list(documents)), limit)
+        documents = find_page(self._collections.workflows, query, cursor, limit)
+        return page_of(self._summarised(documents), limit)
 
     def update_workflow(
         self,
@@ -155,17 +139,11 @@ class MongoWorkflows:
             if current is None:
                 raise RecordNotFound("workflow", workflow_id)
             current_version = int(current["current_version"])
-            if expected_version is not None and expected_version != current_version:
-                raise VersionConflict(workflow_id, expected_version, current_version)
+            check_expected_version(workflow_id, expected_version, current_version)
             now = utcnow()
             updates: dict[str, Any] = {**values, "updated_at": now}
             if definition is not None:
-                version = WorkflowVersion(
-                    workflow_id=workflow_id,
-                    version=current_version + 1,
-                    definition=definition,
-                    created_at=now,
-                )
+                version = next_workflow_version(workflow_id, current_version, definition, now)
                 updates["current_version"] = version.version
                 updates["pending_version"] = encode_record(version, Layout.DOCUMENTS)
             committed = self._collections.workflows.update_one(

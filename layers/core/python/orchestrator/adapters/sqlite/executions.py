@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,16 +12,19 @@ from orchestrator.adapters.sqlite.sql import (
     decode_found,
     decode_row,
     decode_rows,
-    insert_row,
+    insert_for_live_workflow,
+    page_query,
     returning_one,
     set_clause,
 )
-from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
+from orchestrator.adapters.store_support.codec import Layout
+from orchestrator.adapters.store_support.filters import execution_filters
 from orchestrator.adapters.store_support.paging import check_page_size, page_of
-from orchestrator.adapters.store_support.rules import TRANSITION_FIELDS, expected_statuses
+from orchestrator.adapters.store_support.records import require_found
+from orchestrator.adapters.store_support.rules import expected_statuses, transition_values
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.records import ExecutionRecord, ExecutionStatus, format_timestamp, utcnow
-from orchestrator.ports.store import DEFAULT_PAGE_SIZE, DuplicateRecord, Page, RecordNotFound
+from orchestrator.ports.store import DEFAULT_PAGE_SIZE, Page, RecordNotFound
 
 
 class SqliteExecutions:
@@ -30,26 +32,12 @@ class SqliteExecutions:
 
     def create_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
         with self._db.write() as connection:
-            workflow = connection.execute(
-                "SELECT 1 FROM workflows WHERE id = ? AND deleted_at IS NULL", (execution.workflow_id,)
-            ).fetchone()
-            if workflow is None:
-                raise RecordNotFound("workflow", execution.workflow_id)
-            try:
-                insert_row(connection, "executions", encode_record(execution, Layout.ROWS))
-            except sqlite3.IntegrityError as error:
-                raise DuplicateRecord("execution", execution.id) from error
-        return self._require_execution(execution.id)
+            insert_for_live_workflow(connection, "executions", "execution", execution)
+        return require_found(self.get_execution(execution.id), "execution", execution.id)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         row = self._db.fetch_one("SELECT * FROM executions WHERE id = ?", (execution_id,))
         return decode_row(ExecutionRecord, row)
-
-    def _require_execution(self, execution_id: str) -> ExecutionRecord:
-        execution = self.get_execution(execution_id)
-        if execution is None:
-            raise RecordNotFound("execution", execution_id)
-        return execution
 
     def list_executions(
         self,
@@ -62,17 +50,8 @@ class SqliteExecutions:
     ) -> Page[ExecutionRecord]:
         check_page_size(limit)
         filters = Filters()
-        if workflow_id is not None:
-            filters.add("workflow_id = ?", workflow_id)
-        if status is not None:
-            filters.add("status = ?", ExecutionStatus(status).value)
-        if owner_id is not None:
-            filters.add("owner_id = ?", owner_id)
-        filters.after_cursor(cursor)
-        rows = self._db.fetch_all(
-            f"SELECT * FROM executions {filters.where()} ORDER BY created_at DESC, id DESC LIMIT ?",
-            (*filters.params, limit + 1),
-        )
+        filters.add_equal(execution_filters(workflow_id=workflow_id, status=status, owner_id=owner_id))
+        rows = self._db.fetch_all(*page_query("executions", filters, cursor, limit))
         return page_of(decode_rows(ExecutionRecord, rows), limit)
 
     def transition(
@@ -83,8 +62,7 @@ class SqliteExecutions:
         **fields: Any,
     ) -> ExecutionRecord:
         allowed_from = expected_statuses(expected_from, to)
-        values = {"status": ExecutionStatus(to).value}
-        values.update(encode_changes(ExecutionRecord, fields, TRANSITION_FIELDS, Layout.ROWS))
+        values = transition_values(to, fields, Layout.ROWS)
         # The write lock is held from the read to the update: nobody can change the status in between.
         with self._db.write() as connection:
             row = connection.execute("SELECT status FROM executions WHERE id = ?", (execution_id,)).fetchone()
@@ -124,11 +102,13 @@ class SqliteExecutions:
             )
         return decode_row(ExecutionRecord, row)
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
+    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
+                          limit: int | None = None) -> list[ExecutionRecord]:
         cutoff = (now or utcnow()) - timedelta(seconds=seconds)
         rows = self._db.fetch_all(
-            "SELECT * FROM executions WHERE status = 'queued' AND enqueued_at <= ? ORDER BY enqueued_at, id",
-            (format_timestamp(cutoff),),
+            "SELECT * FROM executions WHERE status = 'queued' AND enqueued_at <= ? ORDER BY enqueued_at, id"
+            " LIMIT ?",
+            (format_timestamp(cutoff), -1 if limit is None else limit),
         )
         return decode_rows(ExecutionRecord, rows)
 
@@ -137,3 +117,12 @@ class SqliteExecutions:
             "SELECT * FROM executions WHERE status = 'running' ORDER BY created_at, id", ()
         )
         return decode_rows(ExecutionRecord, rows)
+
+    def count_running(self, workflow_id: str | None = None) -> int:
+        if workflow_id is None:
+            row = self._db.fetch_one("SELECT COUNT(*) FROM executions WHERE status = 'running'")
+        else:
+            row = self._db.fetch_one(
+                "SELECT COUNT(*) FROM executions WHERE status = 'running' AND workflow_id = ?", (workflow_id,)
+            )
+        return int(row[0]) if row else 0

@@ -159,7 +159,13 @@ _INITIAL_SCHEMA: tuple[str, ...] = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_INITIAL_SCHEMA,)
+# The per-workflow execution summary (counts by status, latest start) and the per-workflow concurrency
+# limit read this index alone, instead of every execution row of the workflow.
+_EXECUTIONS_BY_WORKFLOW_STATUS: tuple[str, ...] = (
+    "CREATE INDEX executions_by_workflow_status ON executions (workflow_id, status, created_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_INITIAL_SCHEMA, _EXECUTIONS_BY_WORKFLOW_STATUS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

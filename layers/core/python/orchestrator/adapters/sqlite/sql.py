@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from orchestrator.adapters.store_support.codec import decode_record
+from orchestrator.adapters.store_support.codec import Layout, decode_record, encode_record
 from orchestrator.adapters.store_support.paging import decode_cursor
-from orchestrator.domain.records import format_timestamp
-from orchestrator.ports.store import RecordNotFound
+from orchestrator.domain.records import ExecutionRecord, TriggerRecord, format_timestamp
+from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
@@ -20,6 +20,22 @@ def insert_row(connection: sqlite3.Connection, table: str, values: Mapping[str, 
     columns = ", ".join(values)
     placeholders = ", ".join("?" for _ in values)
     connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", tuple(values.values()))
+
+
+def insert_for_live_workflow(
+    connection: sqlite3.Connection, table: str, kind: str, record: ExecutionRecord | TriggerRecord
+) -> None:
+    """Insert a record of a workflow that exists and is not deleted (RecordNotFound for the workflow
+    otherwise); DuplicateRecord (``kind``) when the record's id is taken."""
+    workflow = connection.execute(
+        "SELECT 1 FROM workflows WHERE id = ? AND deleted_at IS NULL", (record.workflow_id,)
+    ).fetchone()
+    if workflow is None:
+        raise RecordNotFound("workflow", record.workflow_id)
+    try:
+        insert_row(connection, table, encode_record(record, Layout.ROWS))
+    except sqlite3.IntegrityError as error:
+        raise DuplicateRecord(kind, record.id) from error
 
 
 def set_clause(values: Mapping[str, Any]) -> str:
@@ -49,6 +65,10 @@ class Filters:
         self.clauses.append(clause)
         self.params.extend(params)
 
+    def add_equal(self, values: Mapping[str, Any]) -> None:
+        for column, value in values.items():
+            self.add(f"{column} = ?", value)
+
     def after_cursor(self, cursor: str | None) -> None:
         """Keyset condition for newest-first pages (row values compare column by column)."""
         if cursor is not None:
@@ -57,6 +77,14 @@ class Filters:
 
     def where(self) -> str:
         return f"WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+def page_query(table: str, filters: Filters, cursor: str | None, limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The statement of one newest-first page of ``table``, and one row more: page_of reads that row as
+    "another page follows"."""
+    filters.after_cursor(cursor)
+    sql = f"SELECT * FROM {table} {filters.where()} ORDER BY created_at DESC, id DESC LIMIT ?"
+    return sql, (*filters.params, limit + 1)
 
 
 def returning_one(connection: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:

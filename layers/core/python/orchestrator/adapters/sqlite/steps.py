@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from orchestrator.adapters.sqlite.database import Database
 from orchestrator.adapters.sqlite.sql import decode_rows, returning_one
 from orchestrator.adapters.store_support.codec import Layout, encode_record
+from orchestrator.adapters.store_support.records import (
+    STEP_DERIVED_FIELDS,
+    STEP_IDENTITY,
+    numbered_log_entries,
+    with_log_counts,
+)
 from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord
 from orchestrator.ports.store import DuplicateRecord, RecordNotFound
-
-#: an upsert replaces everything but the identity of the record
-_STEP_IDENTITY = ("id", "execution_id", "step_id")
 
 
 def _with_log_counts(
@@ -28,21 +31,16 @@ def _with_log_counts(
             (execution_id,),
         ):
             counts[(execution_id, step_id)] = count
-    return [
-        step.model_copy(update={"log_count": counts.get((step.execution_id, step.step_id), 0)})
-        for step in steps
-    ]
+    return with_log_counts(steps, counts)
 
 
 class SqliteStepsAndLogs:
     _db: Database
 
     def upsert_step_execution(self, step: StepExecutionRecord) -> StepExecutionRecord:
-        row = encode_record(step, Layout.ROWS, exclude=frozenset({"log_count"}))
+        row = encode_record(step, Layout.ROWS, exclude=STEP_DERIVED_FIELDS)
         columns = ", ".join(row)
-        replaced = ", ".join(
-            f"{column} = excluded.{column}" for column in row if column not in _STEP_IDENTITY
-        )
+        replaced = ", ".join(f"{column} = excluded.{column}" for column in row if column not in STEP_IDENTITY)
         with self._db.write() as connection:
             if (
                 connection.execute("SELECT 1 FROM executions WHERE id = ?", (step.execution_id,)).fetchone()
@@ -85,11 +83,7 @@ class SqliteStepsAndLogs:
             )
             if row is None:
                 raise RecordNotFound("execution", execution_id)
-            first_seq = int(row["log_seq"]) - len(lines) + 1
-            entries = [
-                LogEntry(execution_id=execution_id, seq=first_seq + offset, **line.model_dump())
-                for offset, line in enumerate(lines)
-            ]
+            entries = numbered_log_entries(execution_id, lines, int(row["log_seq"]))
             connection.executemany(
                 """INSERT INTO logs (execution_id, seq, step_id, ts, level, message)
                    VALUES (:execution_id, :seq, :step_id, :ts, :level, :message)""",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -11,14 +10,14 @@ from orchestrator.adapters.sqlite.sql import (
     decode_found,
     decode_row,
     decode_rows,
-    insert_row,
+    insert_for_live_workflow,
     returning_one,
     set_clause,
 )
-from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
+from orchestrator.adapters.store_support.codec import Layout, encode_changes
+from orchestrator.adapters.store_support.records import require_found
 from orchestrator.adapters.store_support.rules import TRIGGER_EDITABLE_FIELDS, check_fire_time_advances
 from orchestrator.domain.records import TriggerRecord, format_timestamp, utcnow
-from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
 
 def _stored_time(value: datetime | None) -> str | None:
@@ -30,27 +29,13 @@ class SqliteTriggers:
 
     def create_trigger(self, trigger: TriggerRecord) -> TriggerRecord:
         with self._db.write() as connection:
-            workflow = connection.execute(
-                "SELECT 1 FROM workflows WHERE id = ? AND deleted_at IS NULL", (trigger.workflow_id,)
-            ).fetchone()
-            if workflow is None:
-                raise RecordNotFound("workflow", trigger.workflow_id)
-            try:
-                insert_row(connection, "triggers", encode_record(trigger, Layout.ROWS))
-            except sqlite3.IntegrityError as error:
-                raise DuplicateRecord("trigger", trigger.id) from error
-        return self._require_trigger(trigger.id)
+            insert_for_live_workflow(connection, "triggers", "trigger", trigger)
+        return require_found(self.get_trigger(trigger.id), "trigger", trigger.id)
 
     def get_trigger(self, trigger_id: str) -> TriggerRecord | None:
         return decode_row(
             TriggerRecord, self._db.fetch_one("SELECT * FROM triggers WHERE id = ?", (trigger_id,))
         )
-
-    def _require_trigger(self, trigger_id: str) -> TriggerRecord:
-        trigger = self.get_trigger(trigger_id)
-        if trigger is None:
-            raise RecordNotFound("trigger", trigger_id)
-        return trigger
 
     def list_triggers(self, workflow_id: str) -> list[TriggerRecord]:
         rows = self._db.fetch_all(

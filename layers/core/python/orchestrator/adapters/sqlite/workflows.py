@@ -12,13 +12,16 @@ from orchestrator.adapters.sqlite.sql import (
     decode_row,
     decode_rows,
     insert_row,
+    page_query,
     placeholders,
     set_clause,
 )
 from orchestrator.adapters.store_support.codec import Layout, encode_changes, encode_record
+from orchestrator.adapters.store_support.filters import workflow_filters
 from orchestrator.adapters.store_support.paging import check_page_size, page_of
-from orchestrator.adapters.store_support.rules import WORKFLOW_EDITABLE_FIELDS
-from orchestrator.adapters.store_support.summaries import DERIVED_WORKFLOW_FIELDS, with_execution_summaries
+from orchestrator.adapters.store_support.records import new_workflow, next_workflow_version, require_found
+from orchestrator.adapters.store_support.rules import WORKFLOW_EDITABLE_FIELDS, check_expected_version
+from orchestrator.adapters.store_support.summaries import with_execution_summaries
 from orchestrator.domain.records import (
     WorkflowRecord,
     WorkflowStatus,
@@ -26,13 +29,7 @@ from orchestrator.domain.records import (
     format_timestamp,
     utcnow,
 )
-from orchestrator.ports.store import (
-    DEFAULT_PAGE_SIZE,
-    DuplicateRecord,
-    Page,
-    RecordNotFound,
-    VersionConflict,
-)
+from orchestrator.ports.store import DEFAULT_PAGE_SIZE, DuplicateRecord, Page, RecordNotFound
 
 
 def _write_tags(connection: sqlite3.Connection, workflow_id: str, tags: Collection[str]) -> None:
@@ -60,19 +57,14 @@ class SqliteWorkflows:
     _db: Database
 
     def create_workflow(self, workflow: WorkflowRecord, definition: dict[str, Any]) -> WorkflowRecord:
-        first_version = WorkflowVersion(
-            workflow_id=workflow.id, version=1, definition=definition, created_at=workflow.created_at
-        )
-        row = encode_record(
-            workflow.model_copy(update={"current_version": 1}), Layout.ROWS, exclude=DERIVED_WORKFLOW_FIELDS
-        )
+        row, first_version = new_workflow(workflow, definition, Layout.ROWS)
         with self._db.write() as connection:
             try:
                 insert_row(connection, "workflows", row)
             except sqlite3.IntegrityError as error:
                 raise DuplicateRecord("workflow", workflow.id) from error
             _write_tags(connection, workflow.id, workflow.tags)
-            insert_row(connection, "workflow_versions", encode_record(first_version, Layout.ROWS))
+            insert_row(connection, "workflow_versions", first_version)
         return self._require_workflow(workflow.id)
 
     def get_workflow(self, workflow_id: str, *, include_deleted: bool = False) -> WorkflowRecord | None:
@@ -83,10 +75,7 @@ class SqliteWorkflows:
             return _summarised(connection, [row])[0]
 
     def _require_workflow(self, workflow_id: str) -> WorkflowRecord:
-        workflow = self.get_workflow(workflow_id)
-        if workflow is None:
-            raise RecordNotFound("workflow", workflow_id)
-        return workflow
+        return require_found(self.get_workflow(workflow_id), "workflow", workflow_id)
 
     def list_workflows(
         self,
@@ -102,18 +91,11 @@ class SqliteWorkflows:
         filters = Filters()
         if not include_deleted:
             filters.add("deleted_at IS NULL")
-        if owner_id is not None:
-            filters.add("owner_id = ?", owner_id)
-        if status is not None:
-            filters.add("status = ?", WorkflowStatus(status).value)
+        filters.add_equal(workflow_filters(owner_id=owner_id, status=status))
         for tag in dict.fromkeys(tags):
             filters.add("id IN (SELECT workflow_id FROM workflow_tags WHERE tag = ?)", tag)
-        filters.after_cursor(cursor)
         with self._db.read() as connection:
-            rows = connection.execute(
-                f"SELECT * FROM workflows {filters.where()} ORDER BY created_at DESC, id DESC LIMIT ?",
-                (*filters.params, limit + 1),
-            ).fetchall()
+            rows = connection.execute(*page_query("workflows", filters, cursor, limit)).fetchall()
             return page_of(_summarised(connection, rows), limit)
 
     def update_workflow(
@@ -134,15 +116,9 @@ class SqliteWorkflows:
             if row is None:
                 raise RecordNotFound("workflow", workflow_id)
             current_version = int(row["current_version"])
-            if expected_version is not None and expected_version != current_version:
-                raise VersionConflict(workflow_id, expected_version, current_version)
+            check_expected_version(workflow_id, expected_version, current_version)
             if definition is not None:
-                version = WorkflowVersion(
-                    workflow_id=workflow_id,
-                    version=current_version + 1,
-                    definition=definition,
-                    created_at=now,
-                )
+                version = next_workflow_version(workflow_id, current_version, definition, now)
                 insert_row(connection, "workflow_versions", encode_record(version, Layout.ROWS))
                 values["current_version"] = version.version
             connection.execute(

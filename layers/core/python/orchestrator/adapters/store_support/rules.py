@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from typing import Any
 
+from orchestrator.adapters.store_support.codec import Layout, encode_changes
 from orchestrator.domain.lifecycle import check_transition
-from orchestrator.domain.records import ExecutionStatus, as_timestamp
+from orchestrator.domain.records import ExecutionRecord, ExecutionStatus, as_timestamp
+from orchestrator.ports.store import VersionConflict
 
 WORKFLOW_EDITABLE_FIELDS = frozenset({"name", "description", "tags", "is_template"})
 TRIGGER_EDITABLE_FIELDS = frozenset({"name", "config", "is_enabled", "next_fire_at"})
@@ -43,6 +46,18 @@ def expected_statuses(
     for status in sorted(statuses):
         check_transition(status, to)
     return statuses
+
+
+def transition_values(to: ExecutionStatus | str, fields: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
+    """What a transition writes: the new status and the checked, encoded ``fields``."""
+    values: dict[str, Any] = {"status": ExecutionStatus(to).value}
+    values.update(encode_changes(ExecutionRecord, fields, TRANSITION_FIELDS, layout))
+    return values
+
+
+def check_expected_version(workflow_id: str, expected_version: int | None, current_version: int) -> None:
+    if expected_version is not None and expected_version != current_version:
+        raise VersionConflict(workflow_id, expected_version, current_version)
 
 
 def check_fire_time_advances(expected_next_fire_at: datetime, new_next_fire_at: datetime | None) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Path, Query, Response
 
-from orchestrator.api.auth import AdminPrincipal, CurrentPrincipal, authenticate, issue_api_key
+from orchestrator.api.auth import AdminPrincipal, CurrentPrincipal, issue_api_key
 from orchestrator.api.context import Context
 from orchestrator.api.errors import not_found
 from orchestrator.api.pagination import PageParams, page_of_list
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyResponse,
@@ -20,9 +20,7 @@ from orchestrator.api.schemas import (
 )
 from orchestrator.domain.records import ApiKeyRecord, format_timestamp
 
-router = APIRouter(
-    prefix="/api/v1/api-keys", tags=["api keys"], dependencies=[Depends(authenticate)], responses=COMMON_ERRORS
-)
+router = resource_router("/api-keys", "api keys", not_found_on_every_route=False)
 
 
 def _oldest_first(key: ApiKeyRecord) -> tuple[str, str]:

@@ -18,30 +18,24 @@ import json
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import Header, Path, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from orchestrator.api.access import visible_execution
-from orchestrator.api.auth import CurrentPrincipal, authenticate
+from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     ExecutionResponse,
     LogResponse,
     StepExecutionResponse,
-    error_responses,
 )
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionRecord, LogEntry, StepExecutionRecord
 from orchestrator.services.execution_events import ExecutionEventStream, StreamEvent
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["executions"],
-    dependencies=[Depends(authenticate)],
-    responses={**COMMON_ERRORS, **error_responses(404)},
-)
+router = resource_router("", "executions")
 
 #: how long a client waits before reconnecting after the stream closed early (milliseconds)
 RECONNECT_MILLISECONDS = 2000

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from orchestrator.api.access import listing_owner, sees_listing, visible_execution, visible_workflow
-from orchestrator.api.auth import CurrentPrincipal, authenticate
+from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     ExecuteRequest,
     ExecutionDetail,
     ExecutionResponse,
@@ -22,12 +22,7 @@ from orchestrator.api.schemas import (
 from orchestrator.domain.records import ExecutionStatus
 from orchestrator.ports.store import InvalidCursor
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["executions"],
-    dependencies=[Depends(authenticate)],
-    responses={**COMMON_ERRORS, **error_responses(404)},
-)
+router = resource_router("", "executions")
 
 ExecutionId = Annotated[str, Path(description="the execution's id")]
 

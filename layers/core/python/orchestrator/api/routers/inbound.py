@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.adapters.trigger_factory import get_trigger_service
-from orchestrator.api.schemas import ErrorDetail, ErrorResponse, ExecutionResponse
+from orchestrator.api.errors import ApiError, error_response
+from orchestrator.api.schemas import ErrorResponse, ExecutionResponse
 from orchestrator.services.trigger_errors import (
     InvalidEvent,
     InvalidTriggerConfig,
@@ -59,18 +60,6 @@ class EventAccepted(BaseModel):
     executions: list[ExecutionResponse]
 
 
-class _RequestRefused(Exception):
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or {}
-
-
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    body = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details or {}))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
-
-
 def _trigger_error_response(error: TriggerError) -> JSONResponse:
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 500)
     headers = {"Allow": ", ".join(error.details["allowed"])} if isinstance(error, WebhookMethodNotAllowed) else None
@@ -81,12 +70,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 past ``limit`` bytes (a lying Content-Length is caught while reading)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _RequestRefused(413, "payload_too_large", f"the body is larger than {limit} bytes")
+        raise ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _RequestRefused(413, "payload_too_large", f"the body is larger than {limit} bytes")
+            raise ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -111,8 +100,8 @@ def create_inbound_router(
             execution = await run_in_threadpool(
                 triggers.receive_webhook, path, body, request.headers, method=request.method
             )
-        except _RequestRefused as refused:
-            return error_response(refused.status, refused.code, refused.message, refused.details)
+        except ApiError as refused:
+            return error_response(refused.status_code, refused.code, refused.message, refused.details)
         except TriggerError as error:
             return _trigger_error_response(error)
         return WebhookAccepted(execution_id=execution.id)
@@ -132,10 +121,10 @@ def create_inbound_router(
             try:
                 event = json.loads(body)
             except ValueError:
-                raise _RequestRefused(400, "invalid_json", "the body is not JSON: send one event object") from None
+                raise ApiError(400, "invalid_json", "the body is not JSON: send one event object") from None
             executions = await run_in_threadpool(triggers.publish_event, event, owner_id=owner_id)
-        except _RequestRefused as refused:
-            return error_response(refused.status, refused.code, refused.message, refused.details)
+        except ApiError as refused:
+            return error_response(refused.status_code, refused.code, refused.message, refused.details)
         except TriggerError as error:
             return _trigger_error_response(error)
         return EventAccepted(matched=len(executions),

@@ -5,26 +5,21 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Path, Response
 
 from orchestrator.api.access import visible_step_execution
-from orchestrator.api.auth import CurrentPrincipal, authenticate
+from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
 from orchestrator.api.errors import not_found
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     ExecutionResponse,
     StepExecutionResponse,
     StepOutput,
     error_responses,
 )
 
-router = APIRouter(
-    prefix="/api/v1/step-executions",
-    tags=["step executions"],
-    dependencies=[Depends(authenticate)],
-    responses={**COMMON_ERRORS, **error_responses(404)},
-)
+router = resource_router("/step-executions", "step executions")
 
 StepExecutionId = Annotated[str, Path(description="the step execution's id")]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Path, Response
 
 from orchestrator.api.access import visible_trigger, visible_workflow
-from orchestrator.api.auth import CurrentPrincipal, authenticate
+from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams, page_of_list
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     PageResponse,
     TriggerCreate,
     TriggerResponse,
@@ -20,12 +20,7 @@ from orchestrator.api.schemas import (
 )
 from orchestrator.domain.records import TriggerRecord, format_timestamp
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["triggers"],
-    dependencies=[Depends(authenticate)],
-    responses={**COMMON_ERRORS, **error_responses(404)},
-)
+router = resource_router("", "triggers")
 
 WorkflowId = Annotated[str, Path(description="the workflow's id")]
 TriggerId = Annotated[str, Path(description="the trigger's id")]

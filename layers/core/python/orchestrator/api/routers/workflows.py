@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import Header, Path, Query, Response
 
 from orchestrator.api.access import listing_owner, owner_of_new_record, sees_listing, visible_workflow
-from orchestrator.api.auth import CurrentPrincipal, authenticate
+from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
 from orchestrator.api.errors import ApiError, not_found
 from orchestrator.api.pagination import PageParams, filtered_page, page_of_list
+from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
-    COMMON_ERRORS,
     MAX_VERSION,
     ExecutionCounts,
     ExecutionSummary,
@@ -31,12 +31,7 @@ from orchestrator.api.schemas import (
 )
 from orchestrator.domain.records import ExecutionStatus, WorkflowRecord, WorkflowStatus
 
-router = APIRouter(
-    prefix="/api/v1/workflows",
-    tags=["workflows"],
-    dependencies=[Depends(authenticate)],
-    responses=COMMON_ERRORS,
-)
+router = resource_router("/workflows", "workflows", not_found_on_every_route=False)
 
 WorkflowId = Annotated[str, Path(description="the workflow's id")]
 
