@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.ports.store import Store
 

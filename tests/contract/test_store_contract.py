@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 import pytest
+
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.records import (

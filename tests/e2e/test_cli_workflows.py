@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from cli_runner import orchestrator
+
 from support.local_http import LocalHttpServer, Reply
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

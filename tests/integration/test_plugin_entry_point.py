@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
 from orchestrator.steps import registry
 from orchestrator.steps.base import StepContext, StepError
 

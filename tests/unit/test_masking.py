@@ -8,6 +8,7 @@ import logging
 import threading
 
 from aws_lambda_powertools import Logger
+
 from orchestrator.masking import Masker, install_log_masking
 
 

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from orchestrator.adapters.aws.event_bus import EventBridgeBus
 from orchestrator.ports.event_bus import EventPublishError
 from orchestrator.settings import Settings

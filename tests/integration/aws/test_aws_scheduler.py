@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from orchestrator.adapters.aws.scheduler import SchedulerSchedules
 from orchestrator.domain.schedule import ScheduleError
 from orchestrator.settings import Settings

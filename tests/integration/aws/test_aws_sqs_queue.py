@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from orchestrator.adapters.aws.sqs_queue import SqsQueue, decode_message, encode_message
 from orchestrator.ports.queue import QueueSendError
 from orchestrator.settings import Settings

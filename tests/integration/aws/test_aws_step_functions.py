@@ -7,6 +7,7 @@ import time
 
 import boto3
 import pytest
+
 from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines, execution_arn
 from orchestrator.ports.state_machines import (
     ExecutionNameConflict,

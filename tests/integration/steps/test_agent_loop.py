@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orchestrator.domain import templates
 from orchestrator.steps import db_connections
 from orchestrator.steps.agent import AgentConfig, AgentExecutor

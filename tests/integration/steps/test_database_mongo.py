@@ -13,6 +13,7 @@ from typing import Any
 import mongomock
 import pytest
 from bson import ObjectId
+
 from orchestrator.steps import db_connections
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.database import DatabaseConfig, DatabaseExecutor

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orchestrator.steps import db_connections
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.database import DatabaseConfig, DatabaseExecutor

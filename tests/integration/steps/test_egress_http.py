@@ -11,6 +11,7 @@ import socket
 
 import httpx
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.egress import EgressPolicy, GuardedTransport

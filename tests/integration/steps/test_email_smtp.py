@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.email import EmailConfig, EmailExecutor

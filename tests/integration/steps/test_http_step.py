@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.http import HttpConfig, HttpExecutor

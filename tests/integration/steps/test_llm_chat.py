@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.llm import LlmConfig, LlmExecutor

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.registry import get_executor

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
 from orchestrator.adapters.mongo import MongoStore, data_plane
 from orchestrator.domain.records import WorkflowRecord
 

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from orchestrator.adapters.sqlite import SqliteStore, workflows
 from orchestrator.adapters.sqlite.schema import SCHEMA_VERSION, schema_version
 from orchestrator.domain.records import WorkflowRecord

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+
 from orchestrator.adapters.aws.parameter_secrets import (
     ParameterStoreSecrets,
     SecretsBackendError,

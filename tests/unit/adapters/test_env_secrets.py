@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from orchestrator.adapters.local.env_secrets import EnvSecrets
 from orchestrator.ports.secrets import SecretNotFound
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from orchestrator.adapters.blob_errors import BlobRefError
 from orchestrator.adapters.local.file_blobs import FileBlobs
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+
 from orchestrator.adapters.aws.s3_blobs import S3Blobs
 from orchestrator.adapters.blob_errors import BlobRefError
 

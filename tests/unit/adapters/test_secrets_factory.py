@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.adapters import secrets_factory
 from orchestrator.adapters.local.env_secrets import EnvSecrets
 from orchestrator.masking import get_masker

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
 from orchestrator.adapters.aws.sqs_batch import execution_id_of, process_execution_messages, process_sqs_batch
 
 EVENT = json.loads((Path(__file__).parents[3] / "events" / "scheduler_sqs_event.json").read_text())

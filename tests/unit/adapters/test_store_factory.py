@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from orchestrator.adapters import store_factory
 from orchestrator.adapters.mongo import MongoStore
 from orchestrator.adapters.sqlite import SqliteStore

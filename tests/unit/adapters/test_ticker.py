@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from orchestrator.adapters.local.ticker import Ticker
 from orchestrator.settings import Settings
 

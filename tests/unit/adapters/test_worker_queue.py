@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+
 from orchestrator.adapters.local.worker_queue import LocalWorkerQueue
 from orchestrator.ports.queue import DeadLetter, QueueClosed
 from orchestrator.settings import Settings

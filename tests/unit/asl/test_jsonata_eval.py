@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from orchestrator.asl import jsonata_eval
 from orchestrator.asl.jsonata_eval import (
     QUERY_EVALUATION_ERROR,

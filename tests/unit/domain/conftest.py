@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import pytest
+from pydantic import Field
+
 from orchestrator.domain import validation
 from orchestrator.domain.durations import Duration
 from orchestrator.steps import registry
 from orchestrator.steps.base import StepConfig, StepContext, StepResult
-from pydantic import Field
 
 
 class FakeHttpConfig(StepConfig):

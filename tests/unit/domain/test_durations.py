@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.domain.durations import DurationError, format_duration, parse_duration
 
 

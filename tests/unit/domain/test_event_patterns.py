@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+
 from orchestrator.domain.event_patterns import (
     InvalidEventPattern,
     compile_pattern,

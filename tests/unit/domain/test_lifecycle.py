@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.domain.lifecycle import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATUSES,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.domain.loader import format_of, load_workflow, parse_workflow
 from orchestrator.domain.problems import WorkflowValidationError
 

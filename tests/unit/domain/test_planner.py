@@ -6,6 +6,7 @@ import random
 import time
 
 import pytest
+
 from orchestrator.domain.planner import CycleError, PlanError, find_cycles, mermaid, plan, plan_steps
 from orchestrator.domain.workflow import WorkflowDefinition
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pydantic
 import pytest
+
 from orchestrator.adapters.store_support.paging import decode_cursor, encode_cursor
 from orchestrator.domain.records import ExecutionRecord, WorkflowVersion, format_timestamp
 from orchestrator.domain.stats import WorkflowStats, nearest_rank_offset, success_rate

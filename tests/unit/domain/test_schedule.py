@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from orchestrator.domain.schedule import (
     DEFAULT_MISFIRE_GRACE,
     FireDecision,

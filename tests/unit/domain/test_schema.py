@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 import yaml
+
 from orchestrator.domain.schema import SCHEMA_ID, workflow_json_schema
 
 from .builders import FIXTURES, step, workflow

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+
 from orchestrator.domain.templates import (
     Reference,
     TemplateError,

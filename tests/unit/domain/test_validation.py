@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.domain.loader import definition_from_dict
 from orchestrator.domain.problems import Problem, WorkflowValidationError
 from orchestrator.domain.validation import validate_workflow

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import yaml
+
 from orchestrator.domain.loader import load_workflow
 from orchestrator.domain.workflow import (
     ConditionStep,

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.triggers import RecordingQueue
 
 from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.records import ExecutionStatus, WorkflowRecord, WorkflowStatus
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
+from support.triggers import RecordingQueue
 
 
 class RecordingMachines:

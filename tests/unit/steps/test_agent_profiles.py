@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from orchestrator.steps.agent import AgentConfig, http_arguments
 from orchestrator.steps.agent_profiles import load_profile
 from orchestrator.steps.base import StepError

@@ -6,12 +6,13 @@ import sqlite3
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+from pymongo import errors as mongo_errors
+
 from orchestrator.domain.validation import validate_workflow
 from orchestrator.steps import db_connections, db_mongo, db_sql
 from orchestrator.steps.base import StepError
 from orchestrator.steps.database import DatabaseConfig
-from pydantic import ValidationError
-from pymongo import errors as mongo_errors
 
 
 def test_template_in_sql_is_refused_by_the_model() -> None:

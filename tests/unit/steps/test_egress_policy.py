@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.settings import Settings
 from orchestrator.steps.egress import EgressDenied, EgressPolicy, embedded_ipv4, system_resolver
 

@@ -6,10 +6,11 @@ import smtplib
 import ssl
 
 import pytest
+from pydantic import ValidationError
+
 from orchestrator.steps.email import EmailConfig, build_message
 from orchestrator.steps.email_addresses import parse_addresses
 from orchestrator.steps.smtp import classify
-from pydantic import ValidationError
 
 BASE = {"host": "smtp.example.com", "from": "bot@example.com", "to": "a@example.com", "subject": "s", "body": "b"}
 

@@ -6,6 +6,7 @@ import email.utils
 
 import httpx
 import pytest
+
 from orchestrator.steps.http_errors import (
     is_retryable_status,
     retry_after_seconds,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from orchestrator.steps.chat_client import Usage
 from orchestrator.steps.llm import (
     InvalidAnswer,
@@ -13,7 +15,6 @@ from orchestrator.steps.llm import (
     parse_json_answer,
     response_format_payload,
 )
-from pydantic import ValidationError
 
 SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "integer"}}},
           "required": ["items"]}

@@ -6,9 +6,10 @@ import datetime as dt
 import decimal
 import uuid
 
+from pydantic import SecretStr
+
 from orchestrator.steps.json_safe import json_safe
 from orchestrator.steps.redaction import scrub, secret_values, url_for_humans
-from pydantic import SecretStr
 
 
 def test_secrets_and_url_passwords_are_masked() -> None:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.registry import get_executor
 from orchestrator.steps.script import ScriptConfig, ScriptExecutor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from orchestrator.steps.sql_params import SqlParamError, placeholders, to_psycopg
 
 
