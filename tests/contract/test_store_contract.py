@@ -323,6 +323,9 @@ def test_workflow_records_carry_a_summary_of_their_executions(store: Store) -> N
     assert read.last_executed == executions[-1].created_at
     listed = store.list_workflows().items[0]
     assert (listed.execution_count, listed.success_rate) == (5, read.success_rate)
+    # and a read without the summary is the same record with the summary left at its defaults
+    bare = store.get_workflow(workflow.id, with_summary=False)
+    assert bare == read.model_copy(update={"execution_count": 0, "success_rate": None, "last_executed": None})
 
 
 # --------------------------------------------------------------------------------------------- triggers

@@ -8,8 +8,10 @@ from orchestrator.api.errors import ApiError, not_found
 from orchestrator.domain.records import ExecutionRecord, StepExecutionRecord, TriggerRecord, WorkflowRecord
 
 
-def visible_workflow(context: ApiContext, principal: Principal, workflow_id: str) -> WorkflowRecord:
-    workflow = context.store.get_workflow(workflow_id)
+def visible_workflow(context: ApiContext, principal: Principal, workflow_id: str, *,
+                     with_summary: bool = True) -> WorkflowRecord:
+    """``with_summary=False``: without its execution counts (see Store.get_workflow), for access checks."""
+    workflow = context.store.get_workflow(workflow_id, with_summary=with_summary)
     if workflow is None or not principal.can_see(workflow.owner_id):
         raise not_found("workflow", workflow_id)
     return workflow
@@ -21,7 +23,7 @@ def visible_trigger(context: ApiContext, principal: Principal, trigger_id: str) 
     if (
         trigger is None
         or not principal.can_see(trigger.owner_id)
-        or context.store.get_workflow(trigger.workflow_id) is None
+        or context.store.get_workflow(trigger.workflow_id, with_summary=False) is None
     ):
         raise not_found("trigger", trigger_id)
     return trigger

@@ -23,6 +23,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.errors import ApiError
 from orchestrator.domain.records import ApiKeyRecord
@@ -82,11 +83,18 @@ class ApiKeyAuthenticator:
         self._store = store
         self._admin_key_hash = hash_api_key(admin_api_key) if admin_api_key else None
 
-    def principal(self, presented: str) -> Principal | None:
+    def configured_admin(self, presented: str) -> Principal | None:
+        """The principal of the configured admin key, if that is the key presented (no store read)."""
         presented_hash = hash_api_key(presented)
         if self._admin_key_hash is not None and hmac.compare_digest(presented_hash, self._admin_key_hash):
             return Principal(ADMIN_OWNER_ID, is_admin=True)
-        record = self._store.find_api_key_by_hash(presented_hash)
+        return None
+
+    def principal(self, presented: str) -> Principal | None:
+        admin = self.configured_admin(presented)
+        if admin is not None:
+            return admin
+        record = self._store.find_api_key_by_hash(hash_api_key(presented))
         if record is None:
             return None
         return Principal(record.owner_id, is_admin=record.is_admin, key_id=record.id)
@@ -103,7 +111,9 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(
+# The dependencies are coroutines: a plain function dependency costs a trip through the thread pool on
+# every request; only the store read of a stored key goes there.
+async def authenticate(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
@@ -112,7 +122,8 @@ def authenticate(
     if not presented:
         raise _unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     authenticator: ApiKeyAuthenticator = request.app.state.authenticator
-    principal = authenticator.principal(presented.strip())
+    key = presented.strip()
+    principal = authenticator.configured_admin(key) or await run_in_threadpool(authenticator.principal, key)
     if principal is None:
         raise _unauthorized("the API key is not valid (unknown or revoked)")
     return principal
@@ -121,7 +132,7 @@ def authenticate(
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "this needs an admin key")
     return principal
@@ -130,7 +141,7 @@ def require_admin(principal: CurrentPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-def event_scope(principal: CurrentPrincipal) -> str | None:
+async def event_scope(principal: CurrentPrincipal) -> str | None:
     """Whose event triggers the caller's events may fire (``POST /api/v1/events``): its owner's; an admin's
     fire every owner's (None)."""
     return None if principal.is_admin else principal.owner_id

@@ -61,7 +61,7 @@ class ApiContext:
         return self._once("triggers", self.trigger_service_factory)
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 

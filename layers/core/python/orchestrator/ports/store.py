@@ -81,7 +81,10 @@ class WorkflowStore(Protocol):
     def create_workflow(self, workflow: WorkflowRecord, definition: dict[str, Any]) -> WorkflowRecord:
         """Save a new workflow and its version 1 together. Raises DuplicateRecord if the id is taken."""
 
-    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False) -> WorkflowRecord | None: ...
+    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False,
+                     with_summary: bool = True) -> WorkflowRecord | None:
+        """``with_summary=False`` skips counting its executions (``execution_count``, ``last_executed`` and
+        ``success_rate`` keep their defaults): for callers that need only its owner, status and version."""
 
     def list_workflows(
         self,

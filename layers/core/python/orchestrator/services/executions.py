@@ -70,13 +70,14 @@ class ExecutionService:
     def submit(self, workflow_id: str, *, input: Any = None, priority: int = 0, owner_id: str | None = None,
                trigger_id: str | None = None, version: int | None = None, retry_of: str | None = None,
                ) -> ExecutionRecord:
-        workflow = self.store.get_workflow(workflow_id)
+        workflow = self.store.get_workflow(workflow_id, with_summary=False)
         if workflow is None:
             raise RecordNotFound("workflow", workflow_id)
         if workflow.status in _NOT_STARTABLE:
             raise WorkflowNotRunnable(workflow_id, workflow.status.value)
         pinned = version or workflow.current_version
-        if self.store.get_workflow_version(workflow_id, pinned) is None:
+        # the current version exists by construction (saved with the workflow); an asked-for one may not
+        if version is not None and self.store.get_workflow_version(workflow_id, pinned) is None:
             raise RecordNotFound("workflow version", f"{workflow_id}@{pinned}")
         record = self.store.create_execution(ExecutionRecord(
             workflow_id=workflow_id, workflow_version=pinned, owner_id=owner_id or workflow.owner_id,
@@ -183,7 +184,7 @@ class ExecutionService:
             raise InvalidTransition(original.status, ExecutionStatus.QUEUED)
         pinned = None if version == "latest" else original.workflow_version
         if version == "latest":
-            workflow = self.store.get_workflow(original.workflow_id)
+            workflow = self.store.get_workflow(original.workflow_id, with_summary=False)
             if workflow is None:
                 raise RecordNotFound("workflow", original.workflow_id)
             pinned = workflow.current_version

@@ -42,7 +42,7 @@ class TriggerRegistry:
                     yield trigger
 
     def active_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        workflow = self.store.get_workflow(workflow_id)
+        workflow = self.store.get_workflow(workflow_id, with_summary=False)
         return workflow if workflow is not None and workflow.status is WorkflowStatus.ACTIVE else None
 
     def variables(self, workflow: WorkflowRecord) -> dict[str, Any]:

@@ -93,12 +93,15 @@ class MongoWorkflows:
         self._publish_pending_version(workflow.id)
         return self._require_workflow(workflow.id)
 
-    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False) -> WorkflowRecord | None:
+    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False,
+                     with_summary: bool = True) -> WorkflowRecord | None:
         query: dict[str, Any] = (
             {"id": workflow_id} if include_deleted else {"id": workflow_id, **_NOT_DELETED}
         )
         document = self._collections.workflows.find_one(query, NO_MONGO_ID)
-        return None if document is None else self._summarised([document])[0]
+        if document is None:
+            return None
+        return self._summarised([document])[0] if with_summary else decode_document(WorkflowRecord, document)
 
     def _require_workflow(self, workflow_id: str) -> WorkflowRecord:
         return require_found(self.get_workflow(workflow_id), "workflow", workflow_id)

@@ -67,12 +67,13 @@ class SqliteWorkflows:
             insert_row(connection, "workflow_versions", first_version)
         return self._require_workflow(workflow.id)
 
-    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False) -> WorkflowRecord | None:
+    def get_workflow(self, workflow_id: str, *, include_deleted: bool = False,
+                     with_summary: bool = True) -> WorkflowRecord | None:
         with self._db.read() as connection:
             row = connection.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
             if row is None or (row["deleted_at"] is not None and not include_deleted):
                 return None
-            return _summarised(connection, [row])[0]
+            return _summarised(connection, [row])[0] if with_summary else decode_row(WorkflowRecord, row)
 
     def _require_workflow(self, workflow_id: str) -> WorkflowRecord:
         return require_found(self.get_workflow(workflow_id), "workflow", workflow_id)

@@ -41,7 +41,7 @@ def execute_workflow(
     response: Response,
 ) -> ExecutionResponse:
     """Queues an execution (202: it starts when a worker takes it). 409 when the workflow is paused."""
-    workflow = visible_workflow(context, principal, workflow_id)
+    workflow = visible_workflow(context, principal, workflow_id, with_summary=False)
     execution = context.executions.submit(workflow.id, input=body.input, priority=body.priority, version=body.version)
     _located(response, execution.id)
     return ExecutionResponse.from_record(execution)
