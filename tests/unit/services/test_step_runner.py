@@ -139,6 +139,24 @@ def test_a_step_that_already_succeeded_is_not_run_again(ports) -> None:
     assert EchoExecutor.calls == ["once"]
 
 
+def test_a_replayed_step_reports_its_stored_result_again(ports) -> None:
+    # Given a step that succeeded while nobody observed it (the process died before reporting it)
+    prepare(ports, {"name": "w", "steps": [{"id": "once", "type": "test_echo", "config": {"value": 1}}]})
+    run(ports, "once")
+    reported: list[tuple[str, str, str]] = []
+
+    class Observer:
+        def step_recorded(self, execution_id: str, step_key: str, stored: dict) -> None:
+            reported.append((execution_id, step_key, stored["status"]))
+
+    ports.observer = Observer()
+    # When the state machine delivers the step again (a replay after the restart)
+    again = run(ports, "once")
+    # Then it is not run again, and its stored result is reported to the control plane
+    assert again.status == "succeeded" and EchoExecutor.calls == ["once"]
+    assert reported == [("e1", "once", "succeeded")]
+
+
 def test_secrets_reach_the_executor_but_never_the_stored_record_or_logs(ports) -> None:
     prepare(ports, {"name": "w", "steps": [{
         "id": "leaky", "type": "test_echo", "config": {"value": "Bearer {{secrets.token}}"},

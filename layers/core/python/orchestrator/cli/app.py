@@ -132,6 +132,17 @@ def serve(
     server.serve_forever()
 
 
+@app.command(hidden=True)
+def engine() -> None:
+    """The engine process of `orchestrator serve` (started by it; reads its link secret on stdin)."""
+    _quiet_powertools()
+    from orchestrator.adapters.local.engine_process import EngineProcess
+    from orchestrator.settings import get_settings
+
+    secret = bytes.fromhex(sys.stdin.readline().strip())
+    EngineProcess(get_settings(), secret).run()
+
+
 @app.command()
 def deploy(
     file: Annotated[Path, typer.Argument(help="workflow file (YAML or JSON); script files are inlined")],

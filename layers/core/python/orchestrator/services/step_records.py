@@ -53,6 +53,13 @@ class StepRecords:
         if self.observer is not None:
             self.observer.step_recorded(self.execution_id, step_key, record)
 
+    def report_again(self, step_key: str) -> None:
+        """Tells the observer a stored record once more. A process killed between writing a step's result
+        and reporting it leaves the control plane's step record behind; reports are idempotent."""
+        record = self.results.get(self.execution_id, step_key)
+        if self.observer is not None and record is not None:
+            self.observer.step_recorded(self.execution_id, step_key, record)
+
 
 class StepsView(Mapping[str, Any]):
     """``scope["steps"]``: each step's {"status", "output", "error"}, read from the store when first named.

@@ -91,6 +91,7 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
 
     previous = records.get(step_id)
     if previous is not None and (previous["status"] in DONE_STATUSES or previous.get("continued")):
+        records.report_again(step_id)  # this delivery may be the replay after a crash that lost the report
         return _outcome_of(step_id, previous)
     status = ports.control.execution_status(execution_id) if ports.control is not None else None
     if status == "paused":

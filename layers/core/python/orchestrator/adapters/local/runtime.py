@@ -13,10 +13,10 @@ from functools import lru_cache
 from orchestrator.adapters.local.interpreter_machines import LocalStateMachines
 from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.project import project_root
-from orchestrator.adapters.local.sam_template import load_sam_template
+from orchestrator.adapters.local.sam_template import SamTemplate, load_sam_template
 from orchestrator.adapters.local.worker_queue import LocalWorkerQueue
 from orchestrator.adapters.store_factory import get_store
-from orchestrator.asl import ExecutionResult, Interpreter, load_state_machine
+from orchestrator.asl import ExecutionResult, Interpreter, StateMachine, load_state_machine
 from orchestrator.observability import logger
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import get_notifier
@@ -25,13 +25,22 @@ from orchestrator.settings import Settings, get_settings
 WORKFLOW_STATE_MACHINE = "WorkflowStateMachine"
 
 
+def _workflow_state_machine(template: SamTemplate) -> StateMachine:
+    return load_state_machine(template.definition(WORKFLOW_STATE_MACHINE), name=WORKFLOW_STATE_MACHINE)
+
+
+def workflow_state_machine_arn() -> str:
+    """How the local interpreter names the workflow state machine (executions are named after it)."""
+    return _workflow_state_machine(load_sam_template(project_root() / "template.yaml")).arn
+
+
 class LocalRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = get_store(settings)
         template = load_sam_template(project_root() / "template.yaml")
         self.interpreter = Interpreter(invoke=LocalLambdas(template).invoke, checkpoints=self.store.checkpoints)
-        machine = load_state_machine(template.definition(WORKFLOW_STATE_MACHINE), name=WORKFLOW_STATE_MACHINE)
+        machine = _workflow_state_machine(template)
         self.machines = LocalStateMachines(self.interpreter, [machine], on_finished=self._finished)
         self.queue = LocalWorkerQueue.from_settings(settings)
         # by its ARN, so that ExecutionService.execution_arn() names executions as the interpreter does

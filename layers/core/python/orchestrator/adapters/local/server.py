@@ -1,63 +1,105 @@
-"""`orchestrator serve`: the API, the worker pool, the schedule ticker and the reconciler, in one process."""
+"""`orchestrator serve`: the API in this process, the engine (interpreter, worker pool, schedule ticker,
+reconciler) in a child process, both on the SQLite store under ORCHESTRATOR_HOME.
+
+Two processes because one Python process runs on one core, however many threads it has: under load the
+API and the workflows it starts would share it. See engine_link.py for what crosses between them.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
 
-from orchestrator.adapters.local.runtime import LocalRuntime, get_local_runtime
-from orchestrator.adapters.local.ticker import Ticker
+from orchestrator.adapters.local.engine_link import (
+    EngineLink,
+    RemoteQueue,
+    RemoteStateMachines,
+    new_secret,
+    socket_path,
+)
+from orchestrator.adapters.local.engine_process import start_engine, stop_engine
+from orchestrator.adapters.local.runtime import workflow_state_machine_arn
+from orchestrator.adapters.store_factory import get_store
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ensure_admin_key
 from orchestrator.observability import logger
+from orchestrator.services.execution_events import EventStreamOptions
+from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import get_notifier
-from orchestrator.services.reconciler import reconcile
 from orchestrator.services.triggers import TriggerService
 from orchestrator.settings import Settings
+
+#: the engine's changes reach this process through the store only: event streams look this often
+EVENT_POLL_SECONDS = 0.25
+#: how often the API process looks whether its engine still runs
+ENGINE_CHECK_SECONDS = 1.0
 
 
 @dataclass
 class LocalServer:
     settings: Settings
-    runtime: LocalRuntime = field(init=False)
-    triggers: TriggerService = field(init=False)
     app: FastAPI = field(init=False)
+    executions: ExecutionService = field(init=False)
     #: the admin key generated on first start (None when one was configured or already existed)
     generated_admin_key: str | None = field(init=False, default=None)
+    _engine: subprocess.Popen[bytes] | None = field(init=False, default=None)
+    _stopping: threading.Event = field(init=False, default_factory=threading.Event)
+    _engine_stopped: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.runtime = get_local_runtime()
-        store, executions = self.runtime.store, self.runtime.executions
-        self.triggers = TriggerService(store, executions,
+        self.store = get_store(self.settings)
+        self._secret = new_secret()
+        self.link = EngineLink(socket_path(self.settings.home), self._secret)
+        self.executions = ExecutionService(
+            self.store, RemoteQueue(self.link), RemoteStateMachines(self.link), workflow_state_machine_arn(),
+            get_notifier(), max_concurrent=self.settings.max_concurrent,
+            max_concurrent_per_workflow=self.settings.max_concurrent_per_workflow,
+        )
+        self.triggers = TriggerService(self.store, self.executions,
                                        misfire_grace=timedelta(seconds=self.settings.misfire_grace_seconds))
-        self.app = create_app(store, executions, self.settings, trigger_service=self.triggers,
-                              notifier=get_notifier())
-        self._tickers = [
-            Ticker(lambda now: self.triggers.run_due(now), interval=self.settings.schedule_tick_seconds,
-                   name="triggers"),
-            Ticker(lambda now: self._reconcile(), interval=self.settings.reconcile_seconds, name="reconciler"),
-        ]
+        self.app = create_app(self.store, self.executions, self.settings, trigger_service=self.triggers,
+                              notifier=get_notifier(), event_stream=EventStreamOptions(poll_seconds=EVENT_POLL_SECONDS),
+                              health_checks={"executor": self.engine_alive})
 
-    def _reconcile(self) -> None:
-        reconcile(self.runtime.store, self.runtime.executions, self.runtime.machines,
-                  queued_timeout_seconds=self.settings.queued_timeout_seconds)
+    def engine_alive(self) -> bool:
+        """/health's executor check: the engine process runs (a dead one makes the server degraded)."""
+        return self._engine is not None and self._engine.poll() is None
 
     def start(self) -> None:
-        self.generated_admin_key = ensure_admin_key(self.runtime.store, self.settings)
-        self.runtime.start()
-        for ticker in self._tickers:
-            ticker.start()
+        self.generated_admin_key = ensure_admin_key(self.store, self.settings)
+        self._engine = start_engine(self.settings.home.resolve(), self._secret)
+        threading.Thread(target=self._supervise, name="engine-supervisor", daemon=True).start()
+
+    def _supervise(self) -> None:
+        """An engine that died (a crash, the OOM killer) is started again: it resumes what it was running
+        from the checkpoints, as after a restart of the whole server."""
+        while not self._stopping.wait(ENGINE_CHECK_SECONDS):
+            engine = self._engine
+            if engine is None or engine.poll() is None:
+                continue
+            logger.error("the engine process exited; starting it again", extra={"exit_code": engine.returncode})
+            try:
+                self._engine = start_engine(self.settings.home.resolve(), self._secret)
+            except RuntimeError:
+                logger.exception("the engine process could not be started again")
+        # an engine started here dies with this thread (PDEATHSIG follows the forking thread): stay until
+        # stop() has shut it down gracefully
+        self._engine_stopped.wait()
 
     def stop(self) -> None:
-        for ticker in self._tickers:
-            ticker.stop(timeout=5)
-        self.runtime.stop()
+        self._stopping.set()
+        self.link.close()
+        if self._engine is not None:
+            stop_engine(self._engine)
+        self._engine_stopped.set()
 
     def serve_forever(self) -> None:
-        """Blocks until interrupted (Ctrl-C / SIGTERM), then stops everything."""
+        """Blocks until interrupted (Ctrl-C / SIGTERM), then stops the engine too."""
         config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
                                 access_log=False)
         try:
