@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -95,6 +97,16 @@ class ServerProcess:
     def log_text(self) -> str:
         log_file = self.log_file or self.home.parent / "server.log"
         return log_file.read_text(errors="replace")[-5000:] if log_file.exists() else ""
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, home: Path, admin_key: str) -> Iterator[ServerProcess]:
+        """A started server, stopped when the block ends (module-scoped fixtures share one)."""
+        server = cls(home=home, admin_key=admin_key).start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
     def _close_log(self) -> None:
         if self._log is not None:

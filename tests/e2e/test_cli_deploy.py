@@ -28,11 +28,8 @@ SCRIPT = "import json, sys\nprint(json.dumps({'doubled': json.load(sys.stdin)['n
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    home = tmp_path_factory.mktemp("deploy-server")
-    server = ServerProcess(home=home / "home", admin_key=ADMIN_KEY)
-    server.start()
-    yield server
-    server.stop()
+    with ServerProcess.running(tmp_path_factory.mktemp("deploy-server") / "home", ADMIN_KEY) as server:
+        yield server
 
 
 def _client_env(server: ServerProcess, key: str = ADMIN_KEY) -> dict[str, str]:
