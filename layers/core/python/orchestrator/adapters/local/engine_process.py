@@ -28,6 +28,8 @@ from orchestrator.services.triggers import TriggerService
 from orchestrator.settings import Settings
 
 _PR_SET_PDEATHSIG = 1
+#: how much lower the engine's CPU priority is than the API's (nice(2) steps)
+ENGINE_NICENESS = 10
 
 
 class EngineProcess:
@@ -72,8 +74,11 @@ class EngineProcess:
         self.runtime.stop()
 
 
-def _die_with_parent() -> None:
-    """preexec_fn of the engine: SIGKILL when the parent dies (Linux; elsewhere the watchdog)."""
+def _engine_child_setup() -> None:
+    """preexec_fn of the engine: a lower CPU priority, so that under load the API keeps answering while
+    the engine works through the backlog with what is left; SIGKILL when the parent dies (Linux;
+    elsewhere the watchdog)."""
+    os.nice(ENGINE_NICENESS)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -83,7 +88,7 @@ def start_engine(home: Path, secret: bytes, *, ready_timeout: float = 60.0) -> s
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.cli", "engine"],
         stdin=subprocess.PIPE, env={**os.environ, "ORCHESTRATOR_HOME": str(home)},
-        preexec_fn=_die_with_parent,  # only a prctl between fork and exec
+        preexec_fn=_engine_child_setup,  # only a prctl between fork and exec
     )
     assert process.stdin is not None
     process.stdin.write(secret.hex().encode() + b"\n")

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any
 from orchestrator.adapters.sqlite.schema import migrate
 
 IN_MEMORY = ":memory:"
+_FIRST_RETRY_SECONDS = 0.0001
+_LONGEST_RETRY_SECONDS = 0.001
 
 
 class _Connection(sqlite3.Connection):
@@ -109,13 +112,39 @@ class Database:
         """All or nothing: any exception rolls every statement of the block back."""
         with self._write_lock, self._use_lock:
             connection = self.connection()
-            connection.execute("BEGIN IMMEDIATE")
+            self._begin_immediate(connection)
             try:
                 yield connection
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+    def _begin_immediate(self, connection: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write in short steps.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10 ... ms between attempts; another process's write
+        transactions last a fraction of a millisecond, so those sleeps were most of the wait (`orchestrator
+        serve`'s API and engine processes write to one file). Here the attempts come every 0.1 ms at
+        first, backing off to 1 ms, for as long as busy_timeout allows."""
+        if self._shared is not None:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            deadline = time.monotonic() + self._busy_timeout_ms / 1000
+            delay = _FIRST_RETRY_SECONDS
+            while True:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() + delay > deadline:
+                        raise
+                time.sleep(delay)
+                delay = min(delay * 2, _LONGEST_RETRY_SECONDS)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     def close(self) -> None:
         with self._registry_lock:

@@ -17,10 +17,9 @@ from orchestrator.adapters.sqlite.sql import (
     returning_one,
     set_clause,
 )
-from orchestrator.adapters.store_support.codec import Layout
+from orchestrator.adapters.store_support.codec import Layout, decode_record
 from orchestrator.adapters.store_support.filters import execution_filters
 from orchestrator.adapters.store_support.paging import check_page_size, page_of
-from orchestrator.adapters.store_support.records import require_found
 from orchestrator.adapters.store_support.rules import expected_statuses, transition_values
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.records import ExecutionRecord, ExecutionStatus, format_timestamp, utcnow
@@ -32,8 +31,9 @@ class SqliteExecutions:
 
     def create_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
         with self._db.write() as connection:
-            insert_for_live_workflow(connection, "executions", "execution", execution)
-        return require_found(self.get_execution(execution.id), "execution", execution.id)
+            row = insert_for_live_workflow(connection, "executions", "execution", execution)
+        # the row as stored, decoded as a read would (timestamps at the store's precision)
+        return decode_record(ExecutionRecord, row)
 
     def get_execution(self, execution_id: str) -> ExecutionRecord | None:
         row = self._db.fetch_one("SELECT * FROM executions WHERE id = ?", (execution_id,))

@@ -24,18 +24,20 @@ def insert_row(connection: sqlite3.Connection, table: str, values: Mapping[str, 
 
 def insert_for_live_workflow(
     connection: sqlite3.Connection, table: str, kind: str, record: ExecutionRecord | TriggerRecord
-) -> None:
+) -> dict[str, Any]:
     """Insert a record of a workflow that exists and is not deleted (RecordNotFound for the workflow
-    otherwise); DuplicateRecord (``kind``) when the record's id is taken."""
+    otherwise); DuplicateRecord (``kind``) when the record's id is taken. Returns the row as stored."""
     workflow = connection.execute(
         "SELECT 1 FROM workflows WHERE id = ? AND deleted_at IS NULL", (record.workflow_id,)
     ).fetchone()
     if workflow is None:
         raise RecordNotFound("workflow", record.workflow_id)
+    row = encode_record(record, Layout.ROWS)
     try:
-        insert_row(connection, table, encode_record(record, Layout.ROWS))
+        insert_row(connection, table, row)
     except sqlite3.IntegrityError as error:
         raise DuplicateRecord(kind, record.id) from error
+    return row
 
 
 def set_clause(values: Mapping[str, Any]) -> str:
