@@ -144,3 +144,11 @@ def test_bad_input_json_names_the_option_and_position() -> None:
     assert result.code == 2
     assert "--input" in result.stderr
     assert "column" in result.stderr
+
+
+def test_serve_refuses_a_store_its_two_processes_cannot_share() -> None:
+    # When the server is asked to run on the in-memory store
+    served = orchestrator("serve", "--port", "1", env={"ORCHESTRATOR_STORE": "memory"}, timeout=30)
+    # Then it refuses at once, saying why and what to use
+    assert served.code == 2
+    assert "ORCHESTRATOR_STORE=memory" in served.stderr and "sqlite" in served.stderr

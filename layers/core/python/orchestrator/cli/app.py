@@ -121,6 +121,11 @@ def serve(
 
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings = get_settings().model_copy(update=overrides)
+    if settings.store == "memory":
+        # the API and the engine are two processes: a memory store would be two stores
+        stderr.print("[bold red]ORCHESTRATOR_STORE=memory cannot serve[/]: the API and the engine run in two "
+                     "processes and must share the store; use sqlite (the default) or mongo")
+        raise typer.Exit(2)
     server = LocalServer(settings)
     server.start()
     base = f"http://{settings.host}:{settings.port}"
