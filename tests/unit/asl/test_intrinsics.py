@@ -18,7 +18,8 @@ from orchestrator.asl.intrinsics import (
     parse_intrinsic,
 )
 
-RECORDED_CASES_DIR = Path(__file__).resolve().parents[3].parent / "shared/conformance/aws-recorded/cases"
+# the repository's copy of ../shared/conformance: a clean clone has no ../shared
+RECORDED_CASES_DIR = Path(__file__).resolve().parents[2] / "conformance/aws-recorded/cases"
 _PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 

@@ -20,9 +20,8 @@ from orchestrator.asl.jsonata_eval import (
     is_jsonata_expression,
 )
 
-RECORDED_CASES_DIR = (
-    Path(__file__).resolve().parents[3].parent / "shared/conformance/aws-recorded/cases/jsonata"
-)
+# the repository's copy of ../shared/conformance: a clean clone has no ../shared
+RECORDED_CASES_DIR = Path(__file__).resolve().parents[2] / "conformance/aws-recorded/cases/jsonata"
 
 
 def evaluate(
