@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from api_harness import Api, make_api
+import anyio.to_thread
+from api_harness import ADMIN_KEY, Api, make_api
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.adapters.sqlite import SqliteStore
+from orchestrator.api import create_app
 from orchestrator.domain.records import StepExecutionRecord, StepStatus, utcnow
+from orchestrator.settings import Settings
 
 
 def test_health_is_seed_002s_shape(api: Api) -> None:
@@ -131,3 +135,12 @@ def test_metric_label_values_are_escaped(api: Api) -> None:
     families = list(text_string_to_metric_families(api.client.get("/metrics").text))
     step_ids = {s.labels.get("step_id") for f in families for s in f.samples}
     assert 'say "hi"\\now' in step_ids
+
+
+def test_the_served_app_runs_blocking_work_on_the_configured_number_of_threads(store) -> None:
+    # Given an app configured for 3 API threads
+    app = create_app(store, make_api(store).executions, Settings(admin_api_key=ADMIN_KEY, api_threads=3))
+    # When it is served (its lifespan runs)
+    with TestClient(app) as client:
+        # Then the thread pool of its event loop holds 3 threads
+        assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 3

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     admin_api_key: str | None = Field(default=None, validation_alias=AliasChoices("ORCHESTRATOR_ADMIN_KEY", "admin_api_key"),
                                       description="ORCHESTRATOR_ADMIN_KEY; else one is generated on first start.")
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
+    api_threads: int = Field(default=8, ge=1, description="Threads that run the API's blocking work (store calls).")
 
 
 @lru_cache(maxsize=1)
