@@ -601,14 +601,18 @@ def test_running_executions_are_counted_in_all_and_per_workflow(store: Store) ->
     assert store.count_running("no-such-workflow") == 0
 
 
-def test_queued_executions_come_oldest_first_up_to_the_limit(store: Store) -> None:
-    # Given three queued executions enqueued a minute apart, newest first
-    workflow = a_workflow(store)
-    ids = [an_execution(store, workflow, enqueued_at=T0 + timedelta(minutes=m)).id for m in (2, 1, 0)]
-    now = T0 + timedelta(minutes=10)
-    # Then the oldest come first, and a limit keeps only the oldest
-    assert [e.id for e in store.queued_older_than(0, now=now)] == ids[::-1]
-    assert [e.id for e in store.queued_older_than(0, now=now, limit=2)] == [ids[2], ids[1]]
+def test_the_next_queued_come_by_priority_then_age_up_to_the_limit(store: Store) -> None:
+    # Given queued executions of two workflows, with priorities, and a running one
+    first, second = a_workflow(store), a_workflow(store)
+    low_old = an_execution(store, first, priority=0, created_at=T0)
+    high = an_execution(store, second, priority=9, created_at=T0 + timedelta(minutes=2))
+    low_new = an_execution(store, first, priority=0, created_at=T0 + timedelta(minutes=1))
+    store.transition(an_execution(store, first, priority=9).id, "queued", "running")
+    # Then the highest priority comes first, then the oldest; a limit keeps the first ones
+    assert [e.id for e in store.next_queued(10)] == [high.id, low_old.id, low_new.id]
+    assert [e.id for e in store.next_queued(2)] == [high.id, low_old.id]
+    # and one workflow's are its own only
+    assert [e.id for e in store.next_queued(10, workflow_id=first.id)] == [low_old.id, low_new.id]
 
 
 # ------------------------------------------------------------------------------------ steps and logs

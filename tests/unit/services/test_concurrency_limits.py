@@ -1,5 +1,5 @@
 """Seed 002's max_concurrent, globally and per workflow: executions over the limit stay queued, and each
-end lets as many of them go as there are free slots, oldest first."""
+end lets as many of them go as there are free slots, highest priority first, then oldest."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from support.triggers import RecordingQueue
 
 
 class RecordingMachines:
-    """Starts nothing; remembers which executions were started."""
+    """Starts nothing; remembers which executions were started (stopping and task answers do nothing)."""
 
     def __init__(self) -> None:
         self.started: list[str] = []
@@ -24,6 +24,15 @@ class RecordingMachines:
     def start_execution(self, state_machine: str, name: str, input: dict[str, Any]) -> str:
         self.started.append(name)
         return f"arn:local:{name}"
+
+    def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
+        pass
+
+    def send_task_success(self, task_token: str, output: Any) -> None:
+        pass
+
+    def send_task_failure(self, task_token: str, error: str | None = None, cause: str | None = None) -> None:
+        pass
 
 
 @pytest.fixture
@@ -72,6 +81,39 @@ def test_executions_over_the_global_limit_wait_and_go_one_per_freed_slot(store: 
     _deliver(service, queue)
     assert machines.started == [*ids[:2], announced]
     assert store.count_running() == 2
+
+
+def test_a_freed_slot_goes_to_the_highest_priority_waiting(store: SqliteStore) -> None:
+    # Given a limit of 1, one running execution, and two waiting: an older normal one, a newer urgent one
+    service, queue, machines = _service(store, max_concurrent=1)
+    workflow_id = _workflow(store, "limited")
+    running = service.submit(workflow_id).id
+    _deliver(service, queue)
+    normal = service.submit(workflow_id, priority=0).id
+    urgent = service.submit(workflow_id, priority=9).id
+    _deliver(service, queue)
+    assert machines.started == [running]
+    # When the running one ends
+    service.finish(running, "SUCCEEDED")
+    # Then the urgent one is announced and starts
+    assert queue.sent == [urgent]
+    _deliver(service, queue)
+    assert machines.started == [running, urgent]
+    assert store.get_execution(normal).status is ExecutionStatus.QUEUED
+
+
+def test_cancelling_a_running_execution_frees_its_slot(store: SqliteStore) -> None:
+    # Given a limit of 1, one execution running and one waiting
+    service, queue, machines = _service(store, max_concurrent=1)
+    workflow_id = _workflow(store, "limited")
+    first, second = (service.submit(workflow_id).id for _ in range(2))
+    _deliver(service, queue)
+    # When the running one is cancelled
+    service.cancel(first)
+    # Then the waiting one is announced at once, and starts
+    assert queue.sent == [second]
+    _deliver(service, queue)
+    assert machines.started == [first, second]
 
 
 def test_an_end_with_no_free_slot_announces_nothing(store: SqliteStore) -> None:

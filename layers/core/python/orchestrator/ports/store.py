@@ -184,16 +184,19 @@ class ExecutionStore(Protocol):
         leasing it to ``worker_id``. No two callers get the same execution while a lease holds. The status
         stays ``queued`` until the worker transitions it to ``running``."""
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
-                          limit: int | None = None) -> list[ExecutionRecord]:
+    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
         """Executions still queued ``seconds`` after they were enqueued: the reconciler's stuck outbox.
-        Oldest first; at most ``limit``."""
+        Oldest first."""
 
     def running(self) -> list[ExecutionRecord]:
         """Executions in ``running``: what a restarted engine must resume or fail."""
 
     def count_running(self, workflow_id: str | None = None) -> int:
         """How many executions are ``running`` (of one workflow, if given): the concurrency limits."""
+
+    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
+        """Queued executions (of one workflow, if given) in the order they should start: highest priority
+        first, then oldest. At most ``limit``."""
 
 
 class StepExecutionStore(Protocol):

@@ -174,6 +174,8 @@ class ExecutionService:
                                              "cancelled by request")
         cancel_unfinished_steps(self.store, execution_id)
         self.notifier.notify(execution_id)
+        if before.status is not ExecutionStatus.QUEUED:
+            self._announce_waiting(record.workflow_id)  # its slot is free now
         return record
 
     def retry(self, execution_id: str, *, version: Literal["same", "latest"] = "same",
@@ -224,7 +226,7 @@ class ExecutionService:
         if target is not ExecutionStatus.COMPLETED:
             cancel_unfinished_steps(self.store, execution_id)
         self.notifier.notify(execution_id)
-        self._announce_waiting()
+        self._announce_waiting(finished.workflow_id)
         return finished
 
     def _at_capacity(self, workflow_id: str) -> bool:
@@ -233,19 +235,22 @@ class ExecutionService:
         per_workflow = self.max_concurrent_per_workflow
         return per_workflow is not None and self.store.count_running(workflow_id) >= per_workflow
 
-    def _announce_waiting(self) -> None:
-        """A slot freed up: as many executions held back by the limits as there are free slots get their
-        turn, oldest first. Announcing every queued one would make each end cost a dispatch attempt per
-        queued execution, nearly all of them refused again."""
+    def _announce_waiting(self, workflow_id: str) -> None:
+        """A run of ``workflow_id`` ended: the executions held back by the limits that its slot lets start
+        get their turn, highest priority first. Only as many as there are free slots: announcing every
+        queued one would cost a refused dispatch attempt per queued execution at every end."""
         if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
             return
-        free = (self.max_concurrent - self.store.count_running()) if self.max_concurrent is not None else None
-        if free is not None and free <= 0:
-            return
-        # per-workflow limits: a global slot may suit only some of them, so a few more get asked
-        limit = None if free is None else free * (2 if self.max_concurrent_per_workflow else 1)
-        for record in self.store.queued_older_than(0, limit=limit):
-            self.announce(record)
+        if self.max_concurrent is not None:
+            free = self.max_concurrent - self.store.count_running()
+            if free <= 0:
+                return
+            for record in self.store.next_queued(free):
+                self.announce(record)
+        if self.max_concurrent_per_workflow is not None:
+            # the freed slot is also this workflow's own: its next execution may have waited for that alone
+            for record in self.store.next_queued(1, workflow_id=workflow_id):
+                self.announce(record)
 
     def execution_arn(self, execution_id: str) -> str:
         machine = self.state_machine

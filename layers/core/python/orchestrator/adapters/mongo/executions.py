@@ -98,16 +98,22 @@ class MongoExecutions:
         )
         return decode_document(ExecutionRecord, document)
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
-                          limit: int | None = None) -> list[ExecutionRecord]:
+    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
         cutoff = (now or utcnow()) - timedelta(seconds=seconds)
         documents = self._collections.executions.find(
             {"status": "queued", "enqueued_at": {"$lte": cutoff}}, NO_MONGO_ID
-        ).sort([("enqueued_at", 1), ("id", 1)]).limit(limit or 0)
+        ).sort([("enqueued_at", 1), ("id", 1)])
         return decode_documents(ExecutionRecord, documents)
 
     def running(self) -> list[ExecutionRecord]:
         documents = self._collections.executions.find({"status": "running"}, NO_MONGO_ID).sort(_OLDEST_FIRST)
+        return decode_documents(ExecutionRecord, documents)
+
+    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
+        query = {"status": "queued"} | ({"workflow_id": workflow_id} if workflow_id is not None else {})
+        documents = self._collections.executions.find(query, NO_MONGO_ID).sort(
+            [("priority", -1), ("created_at", 1), ("id", 1)]
+        ).limit(limit)
         return decode_documents(ExecutionRecord, documents)
 
     def count_running(self, workflow_id: str | None = None) -> int:

@@ -102,19 +102,26 @@ class SqliteExecutions:
             )
         return decode_row(ExecutionRecord, row)
 
-    def queued_older_than(self, seconds: float, now: datetime | None = None, *,
-                          limit: int | None = None) -> list[ExecutionRecord]:
+    def queued_older_than(self, seconds: float, now: datetime | None = None) -> list[ExecutionRecord]:
         cutoff = (now or utcnow()) - timedelta(seconds=seconds)
         rows = self._db.fetch_all(
-            "SELECT * FROM executions WHERE status = 'queued' AND enqueued_at <= ? ORDER BY enqueued_at, id"
-            " LIMIT ?",
-            (format_timestamp(cutoff), -1 if limit is None else limit),
+            "SELECT * FROM executions WHERE status = 'queued' AND enqueued_at <= ? ORDER BY enqueued_at, id",
+            (format_timestamp(cutoff),),
         )
         return decode_rows(ExecutionRecord, rows)
 
     def running(self) -> list[ExecutionRecord]:
         rows = self._db.fetch_all(
             "SELECT * FROM executions WHERE status = 'running' ORDER BY created_at, id", ()
+        )
+        return decode_rows(ExecutionRecord, rows)
+
+    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
+        same_workflow = "" if workflow_id is None else " AND workflow_id = ?"
+        rows = self._db.fetch_all(
+            f"SELECT * FROM executions WHERE status = 'queued'{same_workflow}"
+            " ORDER BY priority DESC, created_at, id LIMIT ?",
+            (limit,) if workflow_id is None else (workflow_id, limit),
         )
         return decode_rows(ExecutionRecord, rows)
 
