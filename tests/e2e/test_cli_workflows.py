@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -152,3 +153,17 @@ def test_serve_refuses_a_store_its_two_processes_cannot_share() -> None:
     # Then it refuses at once, saying why and what to use
     assert served.code == 2
     assert "ORCHESTRATOR_STORE=memory" in served.stderr and "sqlite" in served.stderr
+
+
+def test_serve_on_a_busy_port_says_so_and_starts_nothing() -> None:
+    # Given a port something else listens on
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # When the server is started there
+        served = orchestrator("serve", "--port", str(port), timeout=30)
+    # Then it fails at once naming the address, before announcing itself
+    assert served.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in served.stderr
+    assert "serving" not in served.stderr

@@ -127,6 +127,12 @@ def serve(
                      "processes and must share the store; use sqlite (the default) or mongo")
         raise typer.Exit(2)
     server = LocalServer(settings)
+    try:
+        sock = server.bind()
+    except OSError as exc:
+        stderr.print(f"[bold red]cannot listen on {settings.host}:{settings.port}[/]: {exc.strerror or exc} "
+                     "(another server there? choose one with --port)")
+        raise typer.Exit(2) from None
     server.start()
     base = f"http://{settings.host}:{settings.port}"
     stderr.print(f"[bold green]orchestrator serving[/] on {base}  (docs: {base}/docs, store: {settings.home.resolve()})")
@@ -134,7 +140,7 @@ def serve(
         stderr.print("[bold]admin API key[/] (shown once; set ORCHESTRATOR_ADMIN_KEY to choose your own):")
         print(server.generated_admin_key, flush=True)
     stderr.print(f"try: curl -H 'Authorization: Bearer <key>' {base}/api/v1/workflows    Ctrl-C stops")
-    server.serve_forever()
+    server.serve_forever(sock)
 
 
 @app.command(hidden=True)

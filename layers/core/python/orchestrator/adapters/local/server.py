@@ -7,6 +7,7 @@ API and the workflows it starts would share it. See engine_link.py for what cros
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -98,12 +99,24 @@ class LocalServer:
             stop_engine(self._engine)
         self._engine_stopped.set()
 
-    def serve_forever(self) -> None:
-        """Blocks until interrupted (Ctrl-C / SIGTERM), then stops the engine too."""
-        config = uvicorn.Config(self.app, host=self.settings.host, port=self.settings.port, log_level="warning",
-                                access_log=False)
+    def bind(self) -> socket.socket:
+        """The listening address, taken before anything starts: a busy port fails here (OSError), not after
+        the engine is up and the server announced."""
+        host = self.settings.host
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            uvicorn.Server(config).run()
+            sock.bind((host, self.settings.port))
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def serve_forever(self, sock: socket.socket) -> None:
+        """Serves on ``sock`` (from bind()) until interrupted (Ctrl-C / SIGTERM), then stops the engine too."""
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
         finally:
             logger.info("local server stopping")
             self.stop()
