@@ -98,8 +98,8 @@ def _wait_for_step_status(runtime: LocalRuntime, execution_id: str, step_id: str
 
 def _wait_for_step_runner_to_finish(runtime: LocalRuntime, execution_id: str, step_id: str,
                                     timeout: float = 10) -> None:
-    """Its last write is the step's log lines. Closing the store under a step runner still writing
-    crashes the process (SIGSEGV in sqlite3: Database.close() closes other threads' connections)."""
+    """Its last write is the step's log lines: after them the test's store can be closed with nothing of
+    this execution still writing to it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any("exited 0" in line.message for line in runtime.store.list_logs(execution_id, step_id=step_id)):

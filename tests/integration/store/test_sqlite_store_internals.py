@@ -106,3 +106,33 @@ def test_the_connections_of_finished_threads_are_released(store: SqliteStore) ->
     gc.collect()
     # Then only the connection of the thread still alive (this one) remains open
     assert len(store._db._open_connections) == 1
+
+
+def test_closing_waits_for_the_statements_running_on_other_threads(tmp_path: Path) -> None:
+    # Given a store with a write transaction open on another thread
+    store = SqliteStore(tmp_path / "closing.db")
+    in_write, finish_write = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with store._db.write() as connection:
+            connection.execute("CREATE TABLE scratch (n INTEGER)")
+            in_write.set()
+            finish_write.wait(5)
+            connection.execute("INSERT INTO scratch VALUES (1)")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert in_write.wait(5)
+    # When the store is closed meanwhile
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.2)
+    # Then closing waits (closing a connection under a running statement crashes sqlite3)
+    assert closer.is_alive()
+    # and completes once the write has committed
+    finish_write.set()
+    writer.join(5)
+    closer.join(5)
+    assert not closer.is_alive()
+    with sqlite3.connect(tmp_path / "closing.db") as check:
+        assert check.execute("SELECT n FROM scratch").fetchall() == [(1,)]

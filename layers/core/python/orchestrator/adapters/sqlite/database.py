@@ -40,6 +40,9 @@ class Database:
         self._local = threading.local()
         self._open_connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._registry_lock = threading.Lock()
+        # operations under way, which close() waits for
+        self._users = 0
+        self._users_changed = threading.Condition()
         self._shared: sqlite3.Connection | None = None
         # Serialises use of the shared in-memory connection; file databases need no lock of ours for reads.
         self._use_lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
@@ -89,7 +92,7 @@ class Database:
     def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """One statement, atomic by itself. Never run a query on ``connection()`` directly: on the shared
         in-memory connection it could read another thread's uncommitted transaction."""
-        with self._use_lock:
+        with self._in_use(), self._use_lock:
             return self.connection().execute(sql, params).fetchall()
 
     def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
@@ -99,7 +102,7 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several statements (WAL readers see one committed state)."""
-        with self._use_lock:
+        with self._in_use(), self._use_lock:
             connection = self.connection()
             connection.execute("BEGIN")
             try:
@@ -110,7 +113,7 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: any exception rolls every statement of the block back."""
-        with self._write_lock, self._use_lock:
+        with self._in_use(), self._write_lock, self._use_lock:
             connection = self.connection()
             self._begin_immediate(connection)
             try:
@@ -146,7 +149,24 @@ class Database:
         finally:
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
-    def close(self) -> None:
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        with self._users_changed:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._users_changed:
+                self._users -= 1
+                if not self._users:
+                    self._users_changed.notify_all()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Closes every thread's connection, once the statements running on them have finished (up to
+        ``timeout``): closing a connection under a running statement crashes the sqlite3 module."""
+        with self._users_changed:
+            if not self._users_changed.wait_for(lambda: self._users == 0, timeout):
+                raise TimeoutError(f"{self._users} database operations still running after {timeout} s")
         with self._registry_lock:
             connections, self._open_connections = list(self._open_connections), weakref.WeakSet()
         for connection in connections:
