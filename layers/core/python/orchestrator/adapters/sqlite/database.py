@@ -30,7 +30,11 @@ _LONGEST_RETRY_SECONDS = 0.001
 
 class _Connection(sqlite3.Connection):
     """A connection that can be weakly referenced (sqlite3.Connection itself cannot): the registry of
-    open connections must not keep a finished thread's connection alive."""
+    open connections must not keep a finished thread's connection alive. ``in_use`` is held while a
+    statement or transaction runs on it, so that close() never closes it under one (that crashes the
+    sqlite3 module); only its own thread takes it otherwise, so it costs no contention."""
+
+    in_use: threading.RLock
 
 
 class Database:
@@ -40,10 +44,7 @@ class Database:
         self._local = threading.local()
         self._open_connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._registry_lock = threading.Lock()
-        # operations under way, which close() waits for
-        self._users = 0
-        self._users_changed = threading.Condition()
-        self._shared: sqlite3.Connection | None = None
+        self._shared: _Connection | None = None
         # Serialises use of the shared in-memory connection; file databases need no lock of ours for reads.
         self._use_lock: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
         # Writers of this process queue here rather than on SQLite's lock: a connection that finds the
@@ -58,7 +59,7 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self.connection()  # creates the file and brings its schema up to date now, not on first use
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> _Connection:
         # isolation_level=None: no implicit transactions; this class issues BEGIN/COMMIT itself.
         # check_same_thread=False only so that close() may close every thread's connection.
         connection = sqlite3.connect(
@@ -68,6 +69,7 @@ class Database:
             timeout=self._busy_timeout_ms / 1000,
             factory=_Connection,
         )
+        connection.in_use = threading.RLock()
         connection.row_factory = sqlite3.Row
         connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         connection.execute("PRAGMA foreign_keys = ON")
@@ -80,7 +82,7 @@ class Database:
             self._open_connections.add(connection)
         return connection
 
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> _Connection:
         if self._shared is not None:
             return self._shared
         local = self._local
@@ -92,8 +94,8 @@ class Database:
     def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """One statement, atomic by itself. Never run a query on ``connection()`` directly: on the shared
         in-memory connection it could read another thread's uncommitted transaction."""
-        with self._in_use(), self._use_lock:
-            return self.connection().execute(sql, params).fetchall()
+        with self._use_lock, self._connection_in_use() as connection:
+            return connection.execute(sql, params).fetchall()
 
     def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = self.fetch_all(sql, params)
@@ -102,8 +104,7 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several statements (WAL readers see one committed state)."""
-        with self._in_use(), self._use_lock:
-            connection = self.connection()
+        with self._use_lock, self._connection_in_use() as connection:
             connection.execute("BEGIN")
             try:
                 yield connection
@@ -113,8 +114,7 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: any exception rolls every statement of the block back."""
-        with self._in_use(), self._write_lock, self._use_lock:
-            connection = self.connection()
+        with self._write_lock, self._use_lock, self._connection_in_use() as connection:
             self._begin_immediate(connection)
             try:
                 yield connection
@@ -150,26 +150,22 @@ class Database:
             connection.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     @contextlib.contextmanager
-    def _in_use(self) -> Iterator[None]:
-        with self._users_changed:
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._users_changed:
-                self._users -= 1
-                if not self._users:
-                    self._users_changed.notify_all()
+    def _connection_in_use(self) -> Iterator[_Connection]:
+        connection = self.connection()
+        with connection.in_use:
+            yield connection
 
     def close(self, timeout: float = 10.0) -> None:
-        """Closes every thread's connection, once the statements running on them have finished (up to
-        ``timeout``): closing a connection under a running statement crashes the sqlite3 module."""
-        with self._users_changed:
-            if not self._users_changed.wait_for(lambda: self._users == 0, timeout):
-                raise TimeoutError(f"{self._users} database operations still running after {timeout} s")
+        """Closes every thread's connection, each once the statement running on it has finished (up to
+        ``timeout`` for each): closing a connection under a running statement crashes the sqlite3 module."""
         with self._registry_lock:
             connections, self._open_connections = list(self._open_connections), weakref.WeakSet()
         for connection in connections:
-            with contextlib.suppress(sqlite3.ProgrammingError):
-                connection.close()
+            if not connection.in_use.acquire(timeout=timeout):
+                raise TimeoutError(f"a statement on {self.path} still runs after {timeout} s")
+            try:
+                with contextlib.suppress(sqlite3.ProgrammingError):
+                    connection.close()
+            finally:
+                connection.in_use.release()
         self._local = threading.local()
