@@ -41,33 +41,12 @@ from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.settings import Settings
+from support.recording_ports import RecordingMachines, RecordingQueue
 
 ADMIN_KEY = "ork_schemathesis-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 #: generated requests per operation and pass (42 operations): about 2 x 1,000 requests in all
 MAX_EXAMPLES = 25
-
-
-class _RecordingQueue:
-    def send(self, execution_id: str, *, priority: int = 0) -> None:
-        pass
-
-
-class _RecordingMachines:
-    def start_execution(self, state_machine: str, name: str, input: dict[str, Any]) -> str:
-        return f"arn:local:{name}"
-
-    def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
-        pass
-
-    def send_task_success(self, task_token: str, output: Any) -> None:
-        pass
-
-    def send_task_failure(self, task_token: str, error: str | None = None, cause: str | None = None) -> None:
-        pass
-
-    def send_task_heartbeat(self, task_token: str) -> None:
-        pass
 
 
 def _definition(name: str) -> dict[str, Any]:
@@ -111,7 +90,7 @@ def _seed(client: TestClient, store: SqliteStore) -> dict[str, list[str]]:
 
 def _app(store: SqliteStore) -> FastAPI:
     notifier = ExecutionNotifier()
-    executions = ExecutionService(store, _RecordingQueue(), _RecordingMachines(), "WorkflowStateMachine", notifier)
+    executions = ExecutionService(store, RecordingQueue(), RecordingMachines(), "WorkflowStateMachine", notifier)
     return create_app(store, executions, Settings(admin_api_key=ADMIN_KEY), notifier=notifier,
                       event_stream=EventStreamOptions(poll_seconds=0.05, settle_seconds=0.05, max_seconds=0.3))
 

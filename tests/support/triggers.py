@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,19 +20,10 @@ from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.services.triggers import TriggerService
 from orchestrator.steps.egress import EgressPolicy
+from support.recording_ports import RecordingQueue
 
 #: where every trigger test's clock starts
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-
-
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self._lock = threading.Lock()
-
-    def send(self, execution_id: str, *, priority: int = 0) -> None:
-        with self._lock:
-            self.sent.append(execution_id)
 
 
 class UnusedStateMachines:

@@ -19,36 +19,10 @@ from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.settings import Settings
+from support.recording_ports import RecordingMachines, RecordingQueue
 
 ADMIN_KEY = "ork_test-admin-key-from-the-environment"
 MAX_REQUEST_BYTES = 64 * 1024
-
-
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def send(self, execution_id: str, *, priority: int = 0) -> None:
-        self.sent.append(execution_id)
-
-
-class RecordingMachines:
-    def __init__(self) -> None:
-        self.started: list[str] = []
-        self.stopped: list[str] = []
-
-    def start_execution(self, state_machine: str, name: str, input: dict[str, Any]) -> str:
-        self.started.append(name)
-        return f"arn:local:{name}"
-
-    def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
-        self.stopped.append(execution_arn)
-
-    def send_task_success(self, task_token: str, output: Any) -> None: ...
-
-    def send_task_failure(self, task_token: str, error: str | None = None, cause: str | None = None) -> None: ...
-
-    def send_task_heartbeat(self, task_token: str) -> None: ...
 
 
 def script_step(step_id: str, **extra: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ end lets as many of them go as there are free slots, highest priority first, the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -12,27 +11,7 @@ from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.domain.records import ExecutionStatus, WorkflowRecord, WorkflowStatus
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import ExecutionNotifier
-from support.triggers import RecordingQueue
-
-
-class RecordingMachines:
-    """Starts nothing; remembers which executions were started (stopping and task answers do nothing)."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    def start_execution(self, state_machine: str, name: str, input: dict[str, Any]) -> str:
-        self.started.append(name)
-        return f"arn:local:{name}"
-
-    def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
-        pass
-
-    def send_task_success(self, task_token: str, output: Any) -> None:
-        pass
-
-    def send_task_failure(self, task_token: str, error: str | None = None, cause: str | None = None) -> None:
-        pass
+from support.recording_ports import RecordingMachines, RecordingQueue
 
 
 @pytest.fixture
