@@ -83,18 +83,15 @@ class ApiKeyAuthenticator:
         self._store = store
         self._admin_key_hash = hash_api_key(admin_api_key) if admin_api_key else None
 
-    def configured_admin(self, presented: str) -> Principal | None:
+    def configured_admin(self, presented_hash: str) -> Principal | None:
         """The principal of the configured admin key, if that is the key presented (no store read)."""
-        presented_hash = hash_api_key(presented)
         if self._admin_key_hash is not None and hmac.compare_digest(presented_hash, self._admin_key_hash):
             return Principal(ADMIN_OWNER_ID, is_admin=True)
         return None
 
-    def principal(self, presented: str) -> Principal | None:
-        admin = self.configured_admin(presented)
-        if admin is not None:
-            return admin
-        record = self._store.find_api_key_by_hash(hash_api_key(presented))
+    def stored_key(self, presented_hash: str) -> Principal | None:
+        """The principal of a key in the store (a blocking read)."""
+        record = self._store.find_api_key_by_hash(presented_hash)
         if record is None:
             return None
         return Principal(record.owner_id, is_admin=record.is_admin, key_id=record.id)
@@ -122,8 +119,9 @@ async def authenticate(
     if not presented:
         raise _unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     authenticator: ApiKeyAuthenticator = request.app.state.authenticator
-    key = presented.strip()
-    principal = authenticator.configured_admin(key) or await run_in_threadpool(authenticator.principal, key)
+    presented_hash = hash_api_key(presented.strip())
+    principal = (authenticator.configured_admin(presented_hash)
+                 or await run_in_threadpool(authenticator.stored_key, presented_hash))
     if principal is None:
         raise _unauthorized("the API key is not valid (unknown or revoked)")
     return principal

@@ -239,8 +239,6 @@ class ExecutionService:
         """A run of ``workflow_id`` ended: the executions held back by the limits that its slot lets start
         get their turn, highest priority first. Only as many as there are free slots: announcing every
         queued one would cost a refused dispatch attempt per queued execution at every end."""
-        if self.max_concurrent is None and self.max_concurrent_per_workflow is None:
-            return
         if self.max_concurrent is not None:
             free = self.max_concurrent - self.store.count_running()
             if free <= 0:

@@ -69,16 +69,11 @@ class SqliteWorkflows:
 
     def get_workflow(self, workflow_id: str, *, include_deleted: bool = False,
                      with_summary: bool = True) -> WorkflowRecord | None:
-        if not with_summary:
-            row = self._db.fetch_one("SELECT * FROM workflows WHERE id = ?", (workflow_id,))
-            if row is None or (row["deleted_at"] is not None and not include_deleted):
-                return None
-            return decode_row(WorkflowRecord, row)
         with self._db.read() as connection:
             row = connection.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
             if row is None or (row["deleted_at"] is not None and not include_deleted):
                 return None
-            return _summarised(connection, [row])[0]
+            return _summarised(connection, [row])[0] if with_summary else decode_row(WorkflowRecord, row)
 
     def _require_workflow(self, workflow_id: str) -> WorkflowRecord:
         return require_found(self.get_workflow(workflow_id), "workflow", workflow_id)
