@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from orchestrator.services.inbound_triggers import LOCAL_REGION
 from orchestrator.services.triggers import TriggerService
@@ -25,12 +26,17 @@ def get_trigger_service() -> TriggerService:
     return build_trigger_service(get_settings())
 
 
-def build_trigger_service(settings: Settings) -> TriggerService:
-    options = {
+def trigger_service_options(settings: Settings) -> dict[str, Any]:
+    """What every TriggerService of this process is configured with, whatever its store and executions."""
+    return {
         "egress": EgressPolicy.from_settings(settings),
         "misfire_grace": timedelta(seconds=settings.misfire_grace_seconds),
         "region": settings.aws_region or LOCAL_REGION,
     }
+
+
+def build_trigger_service(settings: Settings) -> TriggerService:
+    options = trigger_service_options(settings)
     if settings.engine != "aws":
         from orchestrator.adapters.local.runtime import get_local_runtime
 

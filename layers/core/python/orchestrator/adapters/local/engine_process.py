@@ -15,16 +15,15 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from orchestrator.adapters.local.engine_link import EngineLink, EngineLinkServer, socket_path
 from orchestrator.adapters.local.runtime import LocalRuntime, get_local_runtime
 from orchestrator.adapters.local.ticker import Ticker
+from orchestrator.adapters.trigger_factory import build_trigger_service
 from orchestrator.observability import logger
 from orchestrator.ports.state_machines import ExecutionNotFound
 from orchestrator.services.reconciler import reconcile
-from orchestrator.services.triggers import TriggerService
 from orchestrator.settings import Settings
 
 _PR_SET_PDEATHSIG = 1
@@ -38,8 +37,7 @@ class EngineProcess:
     def __init__(self, settings: Settings, secret: bytes) -> None:
         self.settings = settings
         self.runtime: LocalRuntime = get_local_runtime()
-        self.triggers = TriggerService(self.runtime.store, self.runtime.executions,
-                                       misfire_grace=timedelta(seconds=settings.misfire_grace_seconds))
+        self.triggers = build_trigger_service(settings)  # on the runtime's store and executions
         self.link = EngineLinkServer(
             socket_path(settings.home), secret,
             send=lambda execution_id, priority: self.runtime.queue.send(execution_id, priority=priority),

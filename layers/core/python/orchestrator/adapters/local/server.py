@@ -11,7 +11,6 @@ import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,6 +25,7 @@ from orchestrator.adapters.local.engine_link import (
 from orchestrator.adapters.local.engine_process import start_engine, stop_engine
 from orchestrator.adapters.local.runtime import workflow_state_machine_arn
 from orchestrator.adapters.store_factory import get_store
+from orchestrator.adapters.trigger_factory import trigger_service_options
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ensure_admin_key
 from orchestrator.observability import logger
@@ -61,8 +61,7 @@ class LocalServer:
             get_notifier(), max_concurrent=self.settings.max_concurrent,
             max_concurrent_per_workflow=self.settings.max_concurrent_per_workflow,
         )
-        self.triggers = TriggerService(self.store, self.executions,
-                                       misfire_grace=timedelta(seconds=self.settings.misfire_grace_seconds))
+        self.triggers = TriggerService(self.store, self.executions, **trigger_service_options(self.settings))
         self.app = create_app(self.store, self.executions, self.settings, trigger_service=self.triggers,
                               notifier=get_notifier(), event_stream=EventStreamOptions(poll_seconds=EVENT_POLL_SECONDS),
                               health_checks={"executor": self.engine_alive})
