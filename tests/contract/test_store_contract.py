@@ -843,6 +843,36 @@ def test_blobs(store: Store) -> None:
         blobs.get("s3://bucket/run-1/fetch/output")
 
 
+def test_a_webhook_delivery_is_claimed_once_until_it_expires(store: Store) -> None:
+    deliveries = store.webhook_deliveries
+    start = utcnow()  # not T0: MongoDB's TTL monitor (and mongomock's) drops keys past by the real clock
+    window = start + timedelta(minutes=6)
+    # Given a delivery claimed for its signature's window
+    assert deliveries.claim("sig-1", window, now=start) is None
+    # When the same delivery is claimed again within the window, Then the first claim holds
+    earlier = deliveries.claim("sig-1", window, now=start + timedelta(minutes=1))
+    assert earlier is not None and earlier.key == "sig-1" and earlier.execution_id is None
+    # And once the first delivery started its execution, a replay learns which
+    deliveries.complete("sig-1", "exec-1")
+    replay = deliveries.claim("sig-1", window, now=start + timedelta(minutes=2))
+    assert replay is not None and replay.execution_id == "exec-1"
+    assert replay.expires_at == as_timestamp(window)
+    # And another delivery is its own
+    assert deliveries.claim("sig-2", window, now=start) is None
+    # When a claim is released (nothing started), Then the same delivery may be accepted again
+    deliveries.release("sig-2")
+    assert deliveries.claim("sig-2", window, now=start + timedelta(minutes=3)) is None
+    # When the window has closed, Then the key is free again (and purged)
+    assert deliveries.claim("sig-1", window + timedelta(minutes=10), now=window) is None
+
+
+def test_concurrent_claims_of_one_webhook_delivery_have_one_winner(backend: Backend) -> None:
+    needs_threads(backend)
+    deliveries = backend.store.webhook_deliveries
+    results = run_in_threads(8, lambda _: deliveries.claim("same-signature", utcnow() + timedelta(minutes=5)))
+    assert sum(result is None for result in results) == 1
+
+
 # ------------------------------------------------------------------------------------ across processes
 
 

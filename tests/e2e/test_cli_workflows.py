@@ -68,6 +68,7 @@ def test_fan_out_checks_every_item() -> None:
 
 
 def test_flaky_step_succeeds_on_its_third_attempt() -> None:
+    # the example counts its attempts with ORCHESTRATOR_ATTEMPT: a sandboxed script keeps no files between them
     result = orchestrator("run", "examples/flaky-retry/workflow.yaml", "--json")
     assert result.code == 0, result.stderr
     assert result.json()["flaky"] == {"attempts": 3}

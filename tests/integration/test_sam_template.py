@@ -33,6 +33,7 @@ SAMPLE_EVENTS = {
     "ReconcilerFunction": "reconciler_event.json",
     "TriggerFunction": "trigger_schedule_event.json",
     "ApiFunction": "api_list_workflows_event.json",
+    "ScriptRunnerFunction": "script_runner_event.json",
 }
 
 
@@ -209,3 +210,20 @@ def test_large_step_outputs_go_to_a_private_expiring_bucket_that_the_api_can_rea
     for function, policy in (("StepRunnerFunction", "S3CrudPolicy"), ("ApiFunction", "S3ReadPolicy")):
         assert _environment(function)["ORCHESTRATOR_BLOB_BUCKET"] == {"Ref": "BlobBucket"}, function
         assert _policy(function, policy) == {"BucketName": {"Ref": "BlobBucket"}}, function
+
+
+def test_the_script_runner_has_no_permissions_and_no_secrets() -> None:
+    # Given the function that runs tenants' scripts in the cloud
+    resources = DOCUMENT["Resources"]
+    function = resources["ScriptRunnerFunction"]["Properties"]
+    # Then its role is its own, with no policy of any kind (not even logs), and SAM adds none
+    assert function["Role"] == {"Fn::GetAtt": ["ScriptRunnerRole", "Arn"]} and "Policies" not in function
+    role = resources["ScriptRunnerRole"]["Properties"]
+    assert set(role) == {"AssumeRolePolicyDocument"}
+    # And every global variable that names a store or a secret is blanked in its environment
+    variables = {**DOCUMENT["Globals"]["Function"]["Environment"]["Variables"], **_environment("ScriptRunnerFunction")}
+    assert variables["ORCHESTRATOR_MONGODB_URI"] == "" and variables["ORCHESTRATOR_SECRETS_PATH_PREFIX"] == ""
+    # And the StepRunner may invoke it and knows its name
+    step_runner = resources["StepRunnerFunction"]["Properties"]
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "ScriptRunnerFunction"}}} in step_runner["Policies"]
+    assert step_runner["Environment"]["Variables"]["ORCHESTRATOR_SCRIPT_RUNNER_FUNCTION"] == {"Ref": "ScriptRunnerFunction"}

@@ -59,7 +59,14 @@ class RecordingEventRules:
 
 @dataclass
 class DictSecrets:
+    """A SecretResolver: ``values`` are every owner's; ``owners`` records whose secrets were asked for."""
+
     values: dict[str, str] = field(default_factory=dict)
+    owners: list[str | None] = field(default_factory=list)
+
+    def for_owner(self, owner_id: str | None) -> DictSecrets:
+        self.owners.append(owner_id)
+        return self
 
     def get(self, name: str) -> str:
         try:
@@ -95,8 +102,8 @@ def build_world(store: Store, clock: SettableClock, *, secrets: DictSecrets | No
     queue = RecordingQueue()
     executions = ExecutionService(store, queue, UnusedStateMachines(), "WorkflowStateMachine", ExecutionNotifier())
     secrets = secrets or DictSecrets()
-    # tests reach their own 127.0.0.1 servers: the default policy allows loopback
-    options.setdefault("egress", EgressPolicy())
+    # tests reach their own 127.0.0.1 servers: the default policy refuses loopback, so allow it here
+    options.setdefault("egress", EgressPolicy(allow_private=True))
     service = TriggerService(store, executions, options.pop("schedules", None), clock, secrets=secrets, **options)
     return TriggerWorld(store, service, queue, clock, secrets)
 

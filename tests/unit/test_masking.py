@@ -94,3 +94,30 @@ def test_standard_logger_is_masked_too():
     install_log_masking(std, Masker(["pa55word"]))
     std.warning("login with %s", "pa55word")
     assert stream.getvalue() == "login with ***\n"
+
+
+def test_encoded_forms_of_a_secret_are_masked():
+    import base64
+    from urllib.parse import quote
+
+    # Given a registered secret
+    secret = "p@ss/w0rd+long-enough"
+    masker = Masker([secret])
+    raw = secret.encode()
+    # When it shows up encoded: base64 alone (both alphabets), inside a longer base64 text at every
+    # alignment, hex either case, URL-encoded
+    standalone = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(), raw.hex(),
+                  raw.hex().upper(), quote(secret, safe="")]
+    embedded = [base64.b64encode(prefix + raw + b"-tail").decode() for prefix in (b"", b"a", b"ab")]
+    # Then standalone forms are masked whole, and each embedded one loses the secret's own characters
+    assert [masker.mask(form) for form in standalone] == ["***"] * len(standalone)
+    for text in embedded:
+        masked = masker.mask(text)
+        assert "***" in masked and len(masked) < len(text) - 10
+
+
+def test_short_base64_runs_are_not_masked_in_unrelated_text():
+    # Given a short secret whose base64 core would be tiny / When unrelated base64 passes through
+    masker = Masker(["abcd"])
+    # Then only the secret itself and its whole encodings are masked, not chance fragments
+    assert masker.mask("ZZZZ YWJjZA== abcd") == "ZZZZ *** ***"

@@ -8,6 +8,7 @@ and "announces" it, and nothing runs it, so each test moves executions through t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -68,7 +69,7 @@ def make_api(store: SqliteStore, **app_options: Any) -> Api:
     notifier = ExecutionNotifier()
     queue = RecordingQueue()
     executions = ExecutionService(store, queue, RecordingMachines(), "WorkflowStateMachine", notifier)
-    settings = Settings(admin_api_key=ADMIN_KEY, max_request_bytes=MAX_REQUEST_BYTES)
+    settings = Settings(admin_api_key=ADMIN_KEY, max_request_bytes=MAX_REQUEST_BYTES, home=Path(store.path).parent)
     app_options.setdefault("event_stream", EventStreamOptions(poll_seconds=0.05, settle_seconds=0.05))
     app = create_app(store, executions, settings, notifier=notifier, **app_options)
     return Api(TestClient(app, raise_server_exceptions=False), store, executions, notifier, queue)

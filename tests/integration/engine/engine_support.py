@@ -29,6 +29,9 @@ def _reset_caches() -> None:
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[runtime_module.LocalRuntime]:
     monkeypatch.setenv("ORCHESTRATOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ORCHESTRATOR_STORE", "sqlite")
+    # these tests talk to their scripts through files in tmp_path, which a sandboxed script cannot see
+    # (the sandbox through this engine: tests/security/test_script_sandbox_cancel.py)
+    monkeypatch.setenv("ORCHESTRATOR_SCRIPT_SANDBOX", "none")
     _reset_caches()
     local = runtime_module.get_local_runtime()
     local.start()

@@ -104,6 +104,10 @@ def _wait_for_step_runner_to_finish(runtime: LocalRuntime, execution_id: str, st
     while time.monotonic() < deadline:
         if any("exited 0" in line.message for line in runtime.store.list_logs(execution_id, step_id=step_id)):
             return
+        if any(step.step_id == step_id and step.error == "Orchestrator.Cancelled"  # the cancel killed its script
+               for step in runtime.store.list_step_executions(execution_id)):
+            return
         time.sleep(0.02)
     raise AssertionError(f"step {step_id} of {execution_id} never finished: "
-                         f"{[line.message for line in runtime.store.list_logs(execution_id)]}")
+                         f"{[line.message for line in runtime.store.list_logs(execution_id)]} "
+                         f"{[(s.step_id, s.status, s.error) for s in runtime.store.list_step_executions(execution_id)]}")

@@ -236,3 +236,21 @@ def test_unauthorized_model_call_fails_without_the_key(tmp_path: Path, fake: Fak
     # Then it fails, not retryable, and the key is not in the error
     assert caught.value.error == "Agent.401" and not caught.value.retryable
     assert API_KEY not in str(caught.value)
+
+
+def test_tool_steps_run_with_the_agents_owner_and_trust(tmp_path: Path, fake: FakeOpenAI, local_http: LocalHttpServer,
+                                                        db: Path) -> None:
+    # Given a tenant's (untrusted) agent whose model calls the database tool, and the operator's
+    # ORCHESTRATOR_DB_MAIN_DB in the server's environment (the db fixture)
+    write_profile(tmp_path, fake)
+    fake.script(tool_call_answer([call("save_data", {"data": [{"name": "Dune", "price": 9.5}]}, "c1")]),
+                answer("Could not save."))
+    ctx = context(tmp_path, local_http)
+    ctx.owner_id, ctx.trusted = "tenant-a", False
+    # When the agent runs
+    result = AgentExecutor().execute(AgentConfig(agent_id="data-processor", task="process_data"), {}, ctx)
+    # Then the tool ran as the tenant: the operator's connection is unknown to it, and nothing was written
+    assert [(c["tool"], c["ok"]) for c in result.output["tool_calls"]] == [("save_data", False)]
+    assert "Database.UnknownConnection" in fake.bodies[1]["messages"][-1]["content"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM items").fetchone() == (0,)

@@ -27,6 +27,8 @@ def mongo(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     name = f"orchestrator_test_{uuid.uuid4().hex[:12]}"
     if request.param == "mongomock":
         monkeypatch.setattr(db_connections, "mongo_client_factory", lambda url, timeout: mongomock.MongoClient(url))
+        # the egress check resolves the seed host before the (fake) client is used
+        monkeypatch.setattr(db_connections, "resolver", lambda host, port: ["127.0.0.1"])
         url = f"mongodb://mock.invalid:27017/{name}"
     else:
         if not MONGODB_URI:

@@ -279,7 +279,7 @@ def test_connection_url_from_a_secret(tmp_path: Path, monkeypatch: pytest.Monkey
     # Given the URL only as a secret of the same name
     monkeypatch.delenv("ORCHESTRATOR_DB_VAULTED", raising=False)
     path = tmp_path / "vaulted.db"
-    secrets = {"ORCHESTRATOR_DB_VAULTED": f"sqlite:///{path}"}
+    secrets = {"DB_VAULTED": f"sqlite:///{path}"}
 
     def render(value: Any) -> Any:
         name = value.removeprefix("{{secrets.").removesuffix("}}")

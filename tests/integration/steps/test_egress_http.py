@@ -62,8 +62,9 @@ def test_metadata_service_is_refused(url: str):
 def test_redirect_to_metadata_is_refused_at_that_hop(local_http: LocalHttpServer):
     # Given an allowed server that redirects to the metadata service
     local_http.route("GET", "/innocent", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
-    # When the step follows redirects / Then the hop is refused (the first request did go out)
-    error = denied({"url": local_http.url("/innocent")})
+    # When the step follows redirects (loopback allowed, as in a single-user run)
+    error = denied({"url": local_http.url("/innocent")}, Settings(egress_allow_private=True))
+    # Then the hop is refused (the first request did go out)
     assert "169.254.169.254" in error.cause
     assert len(local_http.requests_to("/innocent")) == 1
 
@@ -104,7 +105,7 @@ def test_connection_goes_to_the_checked_address(local_http: LocalHttpServer):
         lookups.append(host)
         return answers[min(len(lookups) - 1, 1)]
 
-    transport = GuardedTransport(EgressPolicy(), resolver=rebinding_resolver)
+    transport = GuardedTransport(EgressPolicy(allow_private=True), resolver=rebinding_resolver)
     with httpx.Client(transport=transport) as client:
         # When a request is made to the rebinding name
         response = client.get(f"http://rebind.test:{local_http.port}/rebind")
@@ -113,7 +114,7 @@ def test_connection_goes_to_the_checked_address(local_http: LocalHttpServer):
         assert local_http.requests_to("/rebind")[0].headers["host"] == f"rebind.test:{local_http.port}"
         # And a new connection (after the pool is emptied) is checked again and refused
         transport.close()
-    transport = GuardedTransport(EgressPolicy(), resolver=rebinding_resolver)
+    transport = GuardedTransport(EgressPolicy(allow_private=True), resolver=rebinding_resolver)
     with httpx.Client(transport=transport) as client, pytest.raises(StepError, match="169.254.169.254"):
         client.get(f"http://rebind.test:{local_http.port}/rebind")
 
@@ -124,7 +125,8 @@ def test_tls_verifies_the_url_host_while_connecting_to_the_checked_address(tmp_p
     server_tls, client_tls = self_signed(tmp_path, cert_host)
     server = LocalHttpServer(tls=server_tls).start()
     server.route("GET", "/secure", Reply(200, body="over tls"))
-    transport = GuardedTransport(EgressPolicy(), resolver=lambda host, port: ["127.0.0.1"], verify=client_tls)
+    transport = GuardedTransport(EgressPolicy(allow=("service.test", "other.test")), resolver=lambda host, port: ["127.0.0.1"],
+                                 verify=client_tls)
     try:
         with httpx.Client(transport=transport) as client:
             url = f"https://service.test:{server.port}/secure"

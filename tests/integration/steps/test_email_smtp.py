@@ -269,20 +269,31 @@ def test_server_settings_from_the_environment(plain_server: SmtpServer, tmp_path
     assert received.message.get_content().strip() == "Processed."
 
 
-def test_password_from_the_secret_of_the_same_name(starttls_server: SmtpServer, cert: Cert) -> None:
-    # Given username in the step and the password only as the secret ORCHESTRATOR_SMTP_PASSWORD
-    secrets = {"ORCHESTRATOR_SMTP_PASSWORD": PASSWORD}
-
-    def render(value: object) -> object:
-        return secrets[str(value).removeprefix("{{secrets.").removesuffix("}}")]
-
-    config = EmailConfig.model_validate(base(starttls_server.port, host="localhost", security="starttls",
-                                             username="bot", ca_file=str(cert.cert_file)))
-    ctx = StepContext(execution_id="e", step_id="notify", render=render)
-    # When the step sends
-    EmailExecutor().execute(config, {}, ctx)
-    # Then it authenticated with the secret
+def test_relay_credentials_from_the_environment(starttls_server: SmtpServer, cert: Cert,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the operator's relay with its username and password in ORCHESTRATOR_SMTP_*
+    for key, value in {"HOST": "localhost", "PORT": str(starttls_server.port), "SECURITY": "starttls",
+                       "USERNAME": "bot", "PASSWORD": PASSWORD}.items():
+        monkeypatch.setenv(f"ORCHESTRATOR_SMTP_{key}", value)
+    config = EmailConfig.model_validate({key: value for key, value in base(starttls_server.port).items()
+                                         if key not in ("host", "port", "security")} | {"ca_file": str(cert.cert_file)})
+    # When a step that names no server sends
+    EmailExecutor().execute(config, {}, StepContext(execution_id="e", step_id="notify"))
+    # Then it authenticated at the relay with the relay's credentials
     assert starttls_server.messages[0].authenticated_as == "bot"
+
+
+def test_a_step_with_its_own_host_gets_none_of_the_relays_credentials(plain_server: SmtpServer,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a relay with credentials, and a step that points at another server (a listener of the attacker)
+    monkeypatch.setenv("ORCHESTRATOR_SMTP_HOST", "relay.internal.example")
+    monkeypatch.setenv("ORCHESTRATOR_SMTP_USERNAME", "relay-user")
+    monkeypatch.setenv("ORCHESTRATOR_SMTP_PASSWORD", PASSWORD)
+    # When the step sends through its own host
+    send(**base(plain_server.port, security="none"))
+    # Then that server saw no login: the relay's username and password never left for it
+    [received] = plain_server.messages
+    assert received.authenticated_as is None
 
 
 def test_no_server_configured_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:

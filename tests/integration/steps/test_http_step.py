@@ -14,7 +14,7 @@ from support.local_http import LocalHttpServer, Reply, closed_port
 
 
 def run(config: dict, *, settings: Settings | None = None, ctx: StepContext | None = None):
-    executor = HttpExecutor(settings or Settings(egress_allow=[]))
+    executor = HttpExecutor(settings or Settings(egress_allow=[], egress_allow_private=True))
     return executor.execute(HttpConfig.model_validate(config), {}, ctx or StepContext("exec-1", "fetch"))
 
 
@@ -214,6 +214,6 @@ def test_connections_are_reused(local_http: LocalHttpServer):
     local_http.route("GET", "/r", Reply(200, body="ok"))
     # When the step runs three times with equal settings
     for _ in range(3):
-        run({"url": local_http.url("/r")}, settings=Settings(egress_allow=[]))
+        run({"url": local_http.url("/r")}, settings=Settings(egress_allow=[], egress_allow_private=True))
     # Then the three requests came over one pooled connection (one client per egress policy)
     assert len({req.client_port for req in local_http.requests_to("/r")}) == 1

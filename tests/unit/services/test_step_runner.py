@@ -42,8 +42,15 @@ class EchoExecutor:
 
 
 class DictSecrets:
+    """A SecretResolver whose every owner has the same secrets; remembers whom it was asked for."""
+
     def __init__(self, values: dict[str, str]) -> None:
         self.values = values
+        self.owners: list[str | None] = []
+
+    def for_owner(self, owner_id: str | None) -> DictSecrets:
+        self.owners.append(owner_id)
+        return self
 
     def get(self, name: str) -> str:
         return self.values[name]

@@ -1,4 +1,9 @@
-"""The script step with real child processes: python, node (if installed) and bash."""
+"""The script step with real child processes: python, node (if installed) and bash.
+
+They run the way the server runs them: in the bubblewrap sandbox where one can run (steps/sandbox.py; the
+attacks on it are in tests/security/test_script_sandbox.py), else unsandboxed. ``UNSANDBOXED`` runs them
+as plain child processes (ORCHESTRATOR_SCRIPT_SANDBOX=none), which the process-group tests look into.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,34 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.settings import Settings
+from orchestrator.steps import sandbox
 from orchestrator.steps.base import StepContext, StepError
 from orchestrator.steps.registry import get_executor
 from orchestrator.steps.script import ScriptConfig, ScriptExecutor
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+UNSANDBOXED = ScriptExecutor(Settings(script_sandbox="none"))
+SANDBOXED = sandbox.probe().available
 
 
-def run(config: dict, inputs: dict | None = None, ctx: StepContext | None = None):
+def run(config: dict, inputs: dict | None = None, ctx: StepContext | None = None,
+        executor: ScriptExecutor | None = None):
     ctx = ctx or StepContext("exec-1", "script-step")
-    return ScriptExecutor().execute(ScriptConfig.model_validate(config), inputs or {}, ctx), ctx
+    return (executor or ScriptExecutor()).execute(ScriptConfig.model_validate(config), inputs or {}, ctx), ctx
 
 
-def fail(config: dict, inputs: dict | None = None, ctx: StepContext | None = None) -> StepError:
+def fail(config: dict, inputs: dict | None = None, ctx: StepContext | None = None,
+         executor: ScriptExecutor | None = None) -> StepError:
     with pytest.raises(StepError) as caught:
-        run(config, inputs, ctx)
+        run(config, inputs, ctx, executor)
     return caught.value
+
+
+def workflow_dir(path: Path) -> Path:
+    """pytest makes tmp dirs 0700; a root server's sandbox runs scripts as nobody, who must read them."""
+    path.chmod(0o755)
+    return path
 
 
 def alive(pid: int) -> bool:
@@ -83,7 +100,7 @@ def test_inputs_on_stdin_and_json_output_on_stdout(runtime: str, code: str):
 )
 def test_runtime_defaults_from_the_script_suffix(tmp_path: Path, name: str, body: str, runtime: str):
     # Given seed 002's style (a file name, no runtime) / When validated and run / Then the suffix decides
-    (tmp_path / name).write_text(body)
+    (workflow_dir(tmp_path) / name).write_text(body)
     assert ScriptConfig.model_validate({"script": name}).runtime == runtime
     result, ctx = run({"script": name}, ctx=StepContext("e", "s", workflow_dir=tmp_path))
     assert result.output == 1 and ctx.logs[-1].startswith(f"{runtime} script ({name}) exited 0")
@@ -119,7 +136,7 @@ def test_no_shell_interpolation_of_args(tmp_path: Path):
 
 def test_script_file_relative_to_the_workflow_dir(tmp_path: Path):
     # Given a workflow directory with a script and a data file beside it
-    (tmp_path / "scripts").mkdir()
+    (workflow_dir(tmp_path) / "scripts").mkdir()
     (tmp_path / "scripts" / "transform.py").write_text(
         "import json, sys, pathlib\nprint(json.dumps({'rows': pathlib.Path('data.csv').read_text().count(chr(10))}))"
     )
@@ -148,20 +165,27 @@ def test_missing_script_and_missing_workflow_dir(tmp_path: Path):
     assert "this workflow has none" in fail({"script": "x.py"}).cause
 
 
-def test_env_is_isolated_from_the_orchestrator(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("sandboxed", [pytest.param(True, marks=pytest.mark.skipif(not SANDBOXED, reason="no sandbox")),
+                                       False])
+def test_env_is_isolated_from_the_orchestrator(monkeypatch: pytest.MonkeyPatch, sandboxed: bool):
     # Given a secret and AWS credentials in the orchestrator's environment
     monkeypatch.setenv("ORCH_SECRET_API_TOKEN", "top-secret-value")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-value")
     code = "import json, os\nprint(json.dumps({'env': dict(os.environ)}))"
     # When a script dumps its environment
-    result, _ = run({"code": code, "env": {"REGION": "eu-west-1", "DEBUG": True}})
+    result, _ = run({"code": code, "env": {"REGION": "eu-west-1", "DEBUG": True}},
+                    executor=None if sandboxed else UNSANDBOXED)
     env = result.output["env"]
-    # Then it sees only PATH, HOME, LANG and its own env config
-    assert set(env) == {"PATH", "HOME", "LANG", "REGION", "DEBUG"}
+    # Then it sees only PATH, HOME, LANG, which step attempt it is, and its own env config
+    assert set(env) == {"PATH", "HOME", "LANG", "REGION", "DEBUG",
+                        "ORCHESTRATOR_EXECUTION_ID", "ORCHESTRATOR_STEP_ID", "ORCHESTRATOR_ATTEMPT"}
     assert env["REGION"] == "eu-west-1" and env["DEBUG"] == "true"
+    assert env["ORCHESTRATOR_ATTEMPT"] == "1"
     assert "top-secret-value" not in json.dumps(env) and "aws-secret-value" not in json.dumps(env)
-    # And HOME was a temporary directory, gone after the step
-    assert "orchestrator-script-" in env["HOME"] and not Path(env["HOME"]).exists()
+    if sandboxed:  # And HOME was the sandbox's own tmpfs
+        assert env["HOME"] == sandbox.SANDBOX_HOME
+    else:  # And HOME was a temporary directory, gone after the step
+        assert "orchestrator-script-" in env["HOME"] and not Path(env["HOME"]).exists()
 
 
 def test_python_runs_isolated(monkeypatch: pytest.MonkeyPatch):
@@ -180,9 +204,9 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path):
         f"open({str(pids_file)!r}, 'w').write(json.dumps([os.getpid(), grandchild.pid]))\n"
         "time.sleep(60)\n"
     )
-    # When the step times out
+    # When the step times out (unsandboxed: the sandboxed case is in tests/security)
     started = time.monotonic()
-    error = fail({"code": code, "timeout": "1s"})
+    error = fail({"code": code, "timeout": "1s"}, executor=UNSANDBOXED)
     # Then it is States.Timeout (retryable), on time, and both processes are gone
     assert (error.error, error.retryable) == ("States.Timeout", True)
     assert time.monotonic() - started < 5
@@ -194,7 +218,8 @@ def test_background_helpers_are_killed_when_the_script_exits(tmp_path: Path):
     # Given a bash script that leaves a background sleeper behind and exits at once
     pid_file = tmp_path / "bg.pid"
     started = time.monotonic()
-    result, _ = run({"runtime": "bash", "code": f"sleep 60 & echo $! > {pid_file}; echo '{{\"done\": true}}'"})
+    result, _ = run({"runtime": "bash", "code": f"sleep 60 & echo $! > {pid_file}; echo '{{\"done\": true}}'"},
+                    executor=UNSANDBOXED)
     # Then the step returns promptly (the sleeper's open stdout does not hold it) and the sleeper is gone
     assert result.output == {"done": True} and time.monotonic() - started < 5
     assert wait_gone([int(pid_file.read_text())])

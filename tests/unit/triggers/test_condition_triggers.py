@@ -180,8 +180,8 @@ def add_job(path: Path, state: str) -> None:
 
 
 def test_a_sql_condition_fires_when_its_query_turns_true(world: TriggerWorld, jobs_database: Path) -> None:
-    # Given a condition on the count of failed jobs
-    trigger = a_trigger(world, a_workflow(world.store), TriggerType.CONDITION, {
+    # Given the operator's condition on the count of failed jobs in the operator's connection
+    trigger = a_trigger(world, a_workflow(world.store, owner_id="admin"), TriggerType.CONDITION, {
         "source": "db://jobs?sql=SELECT count(*) AS failed FROM jobs WHERE state = 'failed'",
         "expression": "source.rows[0].failed >= 2",
         "interval": "30s",
@@ -199,10 +199,25 @@ def test_a_sql_condition_fires_when_its_query_turns_true(world: TriggerWorld, jo
 
 
 def test_an_unconfigured_connection_is_reported_not_raised(world: TriggerWorld) -> None:
-    trigger = a_trigger(world, a_workflow(world.store), TriggerType.CONDITION,
+    trigger = a_trigger(world, a_workflow(world.store, owner_id="admin"), TriggerType.CONDITION,
                         {"source": "db://nowhere?sql=SELECT 1 AS one", "expression": "source.rows[0].one == 1"})
     assert poll_at(world, 0 * MINUTE) == []
     assert "ORCHESTRATOR_DB_NOWHERE" in world.service.condition_state(trigger.id)["error"]
+
+
+def test_a_tenants_condition_cannot_read_the_operators_connection(world: TriggerWorld, jobs_database: Path) -> None:
+    # Given the operator's connection `jobs` (a SQLite file) and a tenant's condition naming it
+    add_job(jobs_database, "failed")
+    trigger = a_trigger(world, a_workflow(world.store, owner_id="alice"), TriggerType.CONDITION, {
+        "source": "db://jobs?sql=SELECT count(*) AS failed FROM jobs", "expression": "source.rows[0].failed >= 1"})
+    # When it is polled / Then it does not fire, and the error points at the tenant's own secret only
+    assert poll_at(world, 0 * MINUTE) == []
+    error = world.service.condition_state(trigger.id)["error"]
+    assert "secret DB_JOBS" in error and "ORCHESTRATOR_DB_JOBS" not in error
+    # And with its own secret naming a SQLite file it is still refused: the server's disk is not a tenant's
+    world.secrets.values["DB_JOBS"] = f"sqlite:///{jobs_database}"
+    assert poll_at(world, 1 * MINUTE) == []
+    assert "Database.Forbidden" in world.service.condition_state(trigger.id)["error"]
 
 
 @pytest.mark.parametrize(("source", "problem"), [

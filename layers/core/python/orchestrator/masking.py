@@ -9,23 +9,27 @@ each one as it is fetched) and replaces them with ``***`` (the same mark ``steps
   ``extra`` field nor a traceback prints a registered secret.
 
 Values are replaced longest first, so a secret that contains another is masked whole. Each value is
-also masked in its JSON-escaped form (how it appears inside the Powertools JSON line) when that
-differs. Values shorter than ``min_length`` (default 4) are not registered: masking "1" or "abc"
+also masked in its encoded forms (``encoded_forms``): JSON-escaped (how it appears inside the Powertools
+JSON line), URL-encoded, hex and base64, so a script that prints ``base64(secret)`` shows ``***``. Values shorter than ``min_length`` (default 4) are not registered: masking "1" or "abc"
 would garble every log line that has those characters, and a value that short is not a secret anyway.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from orchestrator.steps.redaction import MASK
 
 DEFAULT_MIN_LENGTH = 4
+#: shorter base64 runs than this would mask chance matches in unrelated base64 text
+_MIN_BASE64_CORE = 6
 
 
 class Masker:
@@ -41,8 +45,7 @@ class Masker:
         """Register a secret value (no-op for values shorter than ``min_length``)."""
         if not isinstance(value, str) or len(value) < self.min_length:
             return
-        # JSON-escaped forms, as a JSON log line holds the value (Powertools escapes non-ASCII, others don't)
-        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        forms = encoded_forms(value)
         with self._lock:
             if forms <= self._values:
                 return
@@ -69,6 +72,27 @@ class Masker:
         if isinstance(value, list | tuple):
             return [self.mask_value(v) for v in value]
         return value
+
+
+def encoded_forms(value: str) -> set[str]:
+    """``value`` and how it looks once encoded: JSON-escaped (as a JSON log line holds it; Powertools
+    escapes non-ASCII, others don't), URL-encoded, hex, and base64 (standard and URL-safe alphabets).
+
+    Base64 of a longer text that contains the value depends on where the value starts modulo 3 bytes, so
+    each of the three alignments contributes the characters that only the value's own bits determine:
+    ``base64(anything + secret + anything)`` still shows one of them and is masked.
+    """
+    raw = value.encode("utf-8")
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1],
+             quote(value, safe=""), quote_plus(value), raw.hex(), raw.hex().upper()}
+    whole = base64.b64encode(raw).decode("ascii")  # the value encoded alone, padding and all
+    forms |= {whole, whole.replace("+", "-").replace("/", "_")}
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + raw).decode("ascii")
+        core = encoded[-(-8 * shift // 6) or 0: (8 * (shift + len(raw))) // 6]
+        if len(core) >= _MIN_BASE64_CORE:
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
 
 
 _default_masker = Masker()

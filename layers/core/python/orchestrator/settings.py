@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,14 +17,40 @@ class Settings(BaseSettings):
     engine: Literal["local", "aws"] = "local"
     store: Literal["memory", "sqlite", "mongo"] = "sqlite"
     mongodb_uri: str | None = None
-    secrets_backend: Literal["env", "ssm", "secretsmanager"] = "env"
-    secrets_env_prefix: str = Field(default="", description="Prefix of environment variables that hold secrets.")
+    secrets_backend: Literal["store", "env", "ssm", "secretsmanager"] = Field(
+        default="store", description="store: owners' secrets encrypted in the store (env: its old name); "
+                                     "ssm / secretsmanager: under <secrets_path_prefix>owners/<owner>/.")
+    secrets_env_prefix: str = Field(
+        default="ORCHESTRATOR_SECRET_", min_length=1,
+        description="Mandatory prefix of environment variables that hold secrets ({{secrets.x}} never reads "
+                    "a server setting such as ORCHESTRATOR_* or AWS_*).")
+    secrets_key: SecretStr | None = Field(
+        default=None, description="Fernet key that encrypts owners' secrets at rest; else <home>/secrets.key (0600).")
     secrets_path_prefix: str = Field(default="", description="SSM / Secrets Manager name prefix, e.g. /orchestrator/prod/.")
     secrets_max_age_seconds: int = Field(default=300, ge=0, description="How long a fetched secret is cached.")
     blob_threshold_bytes: int = 200 * 1024
     blob_bucket: str | None = Field(default=None, description="S3 bucket for large step outputs (cloud); else the store.")
     egress_allow: list[str] = Field(default_factory=list, description="If set, only these hosts/CIDRs are reachable.")
     egress_deny_metadata: bool = True
+    egress_allow_private: bool = Field(
+        default=False,
+        description="Let steps reach loopback, private and other non-public addresses (single-user runs).")
+
+    # scripts: the sandbox and its limits (defaults per step; a step may ask for more up to the maxima)
+    script_sandbox: Literal["auto", "bwrap", "none"] = Field(
+        default="auto", description="auto: bubblewrap where found; none: scripts run unsandboxed (admins only).")
+    script_network: bool = Field(default=False, description="Whether a script step may ask for network at all.")
+    script_memory_mb: int = Field(default=512, ge=16)
+    script_max_memory_mb: int = Field(default=4096, ge=16)
+    script_cpu_seconds: int = Field(default=300, ge=1)
+    script_max_cpu_seconds: int = Field(default=3600, ge=1)
+    script_processes: int = Field(default=64, ge=1)
+    script_max_processes: int = Field(default=512, ge=1)
+    script_runner_function: str | None = Field(
+        default=None, description="Cloud: the ScriptRunner Lambda (name or ARN) that runs script steps, in a "
+                                  "function whose role has no permissions and whose environment holds no secret.")
+    script_file_size_mb: int = Field(default=64, ge=1)
+    script_max_file_size_mb: int = Field(default=1024, ge=1)
 
     # control plane: queue, workers, schedules, events
     aws_region: str | None = Field(default=None, description="Region of the AWS clients; default: AWS_REGION.")
@@ -58,7 +84,21 @@ class Settings(BaseSettings):
     admin_api_key: str | None = Field(default=None, validation_alias=AliasChoices("ORCHESTRATOR_ADMIN_KEY", "admin_api_key"),
                                       description="ORCHESTRATOR_ADMIN_KEY; else one is generated on first start.")
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Larger request bodies get 413.")
+    max_json_depth: int = Field(default=64, ge=2, le=1000, description="Deeper JSON request bodies get 400.")
     api_threads: int = Field(default=8, ge=1, description="Threads that run the API's blocking work (store calls).")
+
+
+    @field_validator("secrets_env_prefix")
+    @classmethod
+    def _prefix_reaches_no_setting(cls, prefix: str) -> str:
+        # every variable that starts with the prefix is a secret any workflow may read
+        upper = prefix.upper()
+        settings_names = [f"ORCHESTRATOR_{name.upper()}" for name in cls.model_fields] + ["ORCHESTRATOR_ADMIN_KEY"]
+        reached = [name for name in settings_names if name.startswith(upper)]
+        if reached or "AWS_".startswith(upper) or upper.startswith("AWS_") or "ORCHESTRATOR_".startswith(upper):
+            raise ValueError(f"{prefix!r} would make server settings readable as secrets "
+                             f"({', '.join(reached[:3]) or 'AWS_* or ORCHESTRATOR_*'}); use e.g. ORCHESTRATOR_SECRET_")
+        return prefix
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ def get_step_runner_ports() -> StepRunnerPorts:
 
 
 def build_step_runner_ports(settings: Settings, blobs: Blobs | None = None) -> StepRunnerPorts:
-    from orchestrator.adapters.secrets_factory import get_secrets
+    from orchestrator.adapters.secrets_factory import get_secret_resolver
     from orchestrator.adapters.store_factory import get_store
     from orchestrator.services.step_sync import StoreExecutionControl, StoreStepObserver
 
@@ -39,7 +39,7 @@ def build_step_runner_ports(settings: Settings, blobs: Blobs | None = None) -> S
     return StepRunnerPorts(
         results=store.step_results,
         blobs=blobs if blobs is not None else build_blobs(settings),
-        secrets=get_secrets(),
+        secrets=get_secret_resolver(),
         inline_limit=settings.blob_threshold_bytes,
         control=StoreExecutionControl(store),
         observer=StoreStepObserver(store, get_notifier()),

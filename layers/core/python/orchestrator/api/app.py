@@ -16,11 +16,12 @@ from fastapi import FastAPI
 from orchestrator.api.auth import ApiKeyAuthenticator, event_scope
 from orchestrator.api.context import ApiContext, HealthCheck
 from orchestrator.api.errors import ROUTES_STATE_KEY, install_error_handlers
-from orchestrator.api.middleware import BodySizeLimit, UnexpectedErrors
+from orchestrator.api.middleware import BodySizeLimit, JsonBodyGuard, UnexpectedErrors
 from orchestrator.api.routers import RESOURCE_ROUTERS
 from orchestrator.api.routers.inbound import create_inbound_router
 from orchestrator.api.schemas import SchedulerStatus
 from orchestrator.ports.blobs import Blobs
+from orchestrator.ports.secrets import SecretVault
 from orchestrator.ports.store import Store
 from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
@@ -42,6 +43,10 @@ or `X-API-Key: <key>`. A key sees only its owner's records (others' answer 404);
 **Errors** always have the shape `{"error": {"code", "message", "details"}}`; invalid requests and
 definitions list every problem with its location in `details.problems`.
 
+**JSON bodies** must be JSON proper: `NaN`, `Infinity`, numbers that overflow to infinity and lone UTF-16
+surrogates (`"\\udc00"`) are refused with 400 `invalid_json`, and so is nesting deeper than
+`ORCHESTRATOR_MAX_JSON_DEPTH` (default 64) levels; the message says where.
+
 **Lists** are cursor-paged: `?limit=&cursor=` in, `{"items": [...], "next_cursor": ...}` out.
 """
 
@@ -51,6 +56,7 @@ _TAGS = [
     {"name": "executions", "description": "Runs of workflows: control, logs, live events"},
     {"name": "step executions", "description": "One step of one execution"},
     {"name": "api keys", "description": "Who may call the API"},
+    {"name": "secrets", "description": "Each owner's secrets, write-only: {{secrets.<name>}} in its workflows"},
     {"name": "health", "description": "Probes and Prometheus metrics (no key needed)"},
 ]
 
@@ -66,6 +72,7 @@ def create_app(
     scheduler_status: Callable[[], SchedulerStatus] | None = None,
     health_checks: Mapping[str, HealthCheck] | None = None,
     event_stream: EventStreamOptions | None = None,
+    secret_vault: SecretVault | None = None,
 ) -> FastAPI:
     """The API app. Pass ``store`` and ``executions`` together (the service must work on that store);
     without them the process's own are used (the local runtime's, or SQS + Step Functions in the cloud).
@@ -95,6 +102,7 @@ def create_app(
         trigger_service_factory=lambda: trigger_service or (
             _process_trigger_service() if own_services else TriggerService(store, context.executions)
         ),
+        secret_vault_factory=lambda: secret_vault or _secret_vault(settings, None if own_services else store),
     )
     context.health_checks = {
         "scheduler": context.scheduler_status,
@@ -112,13 +120,16 @@ def create_app(
     app.state.context = context
     app.state.authenticator = ApiKeyAuthenticator(store, settings.admin_api_key)
     install_error_handlers(app)
-    # added last = outermost: the 500 safety net also covers the size limit and stamps every response
+    # added last = outermost: the 500 safety net also covers the size limit and stamps every response;
+    # the JSON guard reads bodies through the size limit
+    app.add_middleware(JsonBodyGuard, max_depth=settings.max_json_depth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(UnexpectedErrors)
     inbound = create_inbound_router(
         event_scope=event_scope,
         trigger_service=lambda: context.trigger_service,
         max_body_bytes=settings.max_request_bytes,
+        max_json_depth=settings.max_json_depth,
     )
     routers = (*RESOURCE_ROUTERS, inbound)
     for router in routers:
@@ -151,6 +162,15 @@ def _process_blobs() -> Blobs:
     from orchestrator.adapters.factories import get_blobs
 
     return get_blobs()
+
+
+def _secret_vault(settings: Settings, store: Store | None) -> SecretVault:
+    """The process's vault, or one over the given store's rows (same key rules)."""
+    from orchestrator.adapters import secrets_factory
+
+    if store is None:
+        return secrets_factory.get_secret_vault()
+    return secrets_factory.build_vault(settings, store)
 
 
 def _process_trigger_service() -> TriggerService:

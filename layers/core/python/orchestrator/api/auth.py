@@ -27,14 +27,13 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.errors import ApiError
 from orchestrator.domain.records import ApiKeyRecord
+from orchestrator.domain.tenancy import ADMIN_OWNER_ID
 from orchestrator.ports.store import Store
 from orchestrator.settings import Settings
 
 KEY_PREFIX = "ork_"
 #: how many leading characters of a key are stored, to tell keys apart in listings ("ork_" + 8)
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 8
-#: the owner of the admin keys the orchestrator makes itself (``ensure_admin_key``, the settings key)
-ADMIN_OWNER_ID = "admin"
 
 
 def generate_api_key() -> str:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from orchestrator.api.schemas import SchedulerStatus
 from orchestrator.ports.blobs import Blobs
+from orchestrator.ports.secrets import SecretVault
 from orchestrator.ports.store import Store
 from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
@@ -42,6 +43,8 @@ class ApiContext:
     #: which requests that never touch executions should not pay for
     execution_service_factory: Callable[[], ExecutionService]
     trigger_service_factory: Callable[[], TriggerService]
+    #: owners' secrets (opened when first needed: it may create the local key file)
+    secret_vault_factory: Callable[[], SecretVault]
     _built: dict[str, object] = field(default_factory=dict, repr=False)
     # reentrant: building the trigger service may ask for the execution service
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -59,6 +62,10 @@ class ApiContext:
     @property
     def trigger_service(self) -> TriggerService:
         return self._once("triggers", self.trigger_service_factory)
+
+    @property
+    def secret_vault(self) -> SecretVault:
+        return self._once("secret_vault", self.secret_vault_factory)
 
 
 async def get_context(request: Request) -> ApiContext:

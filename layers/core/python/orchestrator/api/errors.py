@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
+from orchestrator.domain.identifiers import is_text_problem
 from orchestrator.domain.lifecycle import InvalidTransition
 from orchestrator.domain.problems import Problem, WorkflowValidationError, format_location
 from orchestrator.ports.store import DuplicateRecord, InvalidCursor, RecordNotFound, VersionConflict
@@ -153,7 +154,17 @@ async def _request_validation_error(_: Request, error: Exception) -> JSONRespons
         {"location": request_location(detail.get("loc", ())), "message": str(detail.get("msg", "invalid"))}
         for detail in errors
     ]
+    if _malformed_text(problems):
+        return error_response(400, "invalid_text", _MALFORMED_TEXT, {"problems": problems})
     return error_response(422, "validation_error", "the request is not valid", {"problems": problems})
+
+
+_MALFORMED_TEXT = "names, tags, ids and paths must be text without NUL characters or lone surrogates"
+
+
+def _malformed_text(problems: Iterable[Mapping[str, str]]) -> bool:
+    """A NUL or a lone surrogate in a name is a malformed request (400), not an invalid one (422)."""
+    return any(is_text_problem(problem["message"]) for problem in problems)
 
 
 def request_location(loc: Sequence[Any]) -> str:
@@ -167,17 +178,22 @@ def request_location(loc: Sequence[Any]) -> str:
 
 async def _invalid_definition(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WorkflowValidationError)
+    problems = problems_body(error.problems, error.source)
+    if _malformed_text(problems):
+        return error_response(400, "invalid_text", _MALFORMED_TEXT, {"problems": problems})
     return error_response(
         422, "invalid_definition", f"{len(error.problems)} problem(s) found in the definition",
-        {"problems": problems_body(error.problems, error.source)},
+        {"problems": problems},
     )
 
 
 async def _invalid_trigger_config(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidTriggerConfig)
     # the trigger's fields are the request body's: `config.cron` is where the client wrote it
-    return error_response(422, error.code, error.message,
-                          {"problems": problems_body(map(split_problem, error.problems))})
+    problems = problems_body(map(split_problem, error.problems))
+    if _malformed_text(problems):
+        return error_response(400, "invalid_text", _MALFORMED_TEXT, {"problems": problems})
+    return error_response(422, error.code, error.message, {"problems": problems})
 
 
 async def _record_not_found(_: Request, error: Exception) -> JSONResponse:

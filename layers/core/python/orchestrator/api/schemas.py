@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool
 
+from orchestrator.domain.identifiers import Identifier
 from orchestrator.domain.records import (
     ApiKeyRecord,
     ExecutionRecord,
@@ -72,19 +73,19 @@ class PageResponse(BaseModel, Generic[T]):
 
 
 class WorkflowCreate(Request):
-    name: str | None = Field(None, min_length=1, description="default: the definition's name")
+    name: Identifier | None = Field(None, min_length=1, description="default: the definition's name")
     description: str | None = None
     definition: dict[str, JsonValue] = Field(description="the workflow (seed 002's JSON format)")
-    tags: list[str] | None = Field(None, description="default: the definition's tags")
-    owner_id: str | None = Field(None, min_length=1, description="admin keys only; default: the key's owner")
+    tags: list[Identifier] | None = Field(None, description="default: the definition's tags")
+    owner_id: Identifier | None = Field(None, min_length=1, description="admin keys only; default: the key's owner")
     is_template: StrictBool = False
 
 
 class WorkflowUpdate(Request):
-    name: str | None = Field(None, min_length=1)
+    name: Identifier | None = Field(None, min_length=1)
     description: str | None = None
     definition: dict[str, JsonValue] | None = Field(None, description="given: becomes the next version")
-    tags: list[str] | None = None
+    tags: list[Identifier] | None = None
     is_template: StrictBool | None = None
     expected_version: int | None = Field(
         None, ge=0, le=MAX_VERSION, description="update only if still at this version (or send If-Match)"
@@ -92,11 +93,11 @@ class WorkflowUpdate(Request):
 
 
 class WorkflowInstantiate(Request):
-    name: str | None = Field(None, min_length=1, description="default: the template's name")
+    name: Identifier | None = Field(None, min_length=1, description="default: the template's name")
     description: str | None = None
     variables: dict[str, JsonValue] | None = Field(None, description="override the template's variables")
-    tags: list[str] | None = None
-    owner_id: str | None = Field(None, min_length=1, description="admin keys only")
+    tags: list[Identifier] | None = None
+    owner_id: Identifier | None = Field(None, min_length=1, description="admin keys only")
 
 
 class WorkflowResponse(Response):
@@ -116,12 +117,13 @@ class WorkflowResponse(Response):
 
 
 class WorkflowDetail(WorkflowResponse):
-    definition: dict[str, JsonValue]
+    definition: dict[str, JsonValue] = Field(description="literal webhook secrets shown as \"***\"")
     variables: dict[str, JsonValue]
 
     @classmethod
     def of(cls, workflow: WorkflowRecord, definition: dict[str, Any]) -> WorkflowDetail:
-        return cls.from_record(workflow, definition=definition, variables=definition.get("variables") or {})
+        return cls.from_record(workflow, definition=definition_without_literal_secrets(definition),
+                               variables=definition.get("variables") or {})
 
 
 class WorkflowVersionSummary(Response):
@@ -131,11 +133,11 @@ class WorkflowVersionSummary(Response):
 
 
 class WorkflowVersionResponse(WorkflowVersionSummary):
-    definition: dict[str, JsonValue]
+    definition: dict[str, JsonValue] = Field(description="literal webhook secrets shown as \"***\"")
 
     @classmethod
     def of(cls, version: WorkflowVersion) -> WorkflowVersionResponse:
-        return cls.from_record(version)
+        return cls.from_record(version, definition=definition_without_literal_secrets(version.definition))
 
 
 class ExecutionCounts(BaseModel):
@@ -149,13 +151,13 @@ class ExecutionCounts(BaseModel):
 
 class TriggerCreate(Request):
     type: TriggerType
-    name: str | None = None
+    name: Identifier | None = None
     config: dict[str, JsonValue] = Field(default_factory=dict)
     is_enabled: StrictBool = True
 
 
 class TriggerUpdate(Request):
-    name: str | None = None
+    name: Identifier | None = None
     config: dict[str, JsonValue] | None = Field(
         None, description="merged into the stored config (JSON merge patch: null removes a key)"
     )
@@ -181,12 +183,65 @@ class TriggerResponse(Response):
         return cls.from_record(trigger, config=_without_literal_secrets(trigger.config))
 
 
+#: what a literal secret is shown as; sent back unchanged in a definition, it means "keep the stored one"
+SECRET_MASK = "***"
+
+
+def _is_literal_secret(secret: Any) -> bool:
+    return isinstance(secret, str) and not secret.strip().startswith("{{")
+
+
 def _without_literal_secrets(config: dict[str, Any]) -> dict[str, Any]:
     # a webhook's `secret` should be a {{secrets.x}} reference; one written out literally is never shown
-    secret = config.get("secret")
-    if isinstance(secret, str) and not secret.strip().startswith("{{"):
-        return {**config, "secret": "***"}
+    if _is_literal_secret(config.get("secret")):
+        return {**config, "secret": SECRET_MASK}
     return config
+
+
+def definition_without_literal_secrets(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition with each trigger's literal secret masked (write-only, as under /triggers)."""
+    triggers = definition.get("triggers")
+    if not isinstance(triggers, list):
+        return definition
+    masked = [
+        {**trigger, "config": _without_literal_secrets(trigger["config"])}
+        if isinstance(trigger, dict) and isinstance(trigger.get("config"), dict) else trigger
+        for trigger in triggers
+    ]
+    return {**definition, "triggers": masked}
+
+
+def restore_masked_secrets(definition: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``definition`` (sent back after a read) with each ``"***"`` secret replaced by the stored secret of
+    the current definition's trigger of the same type, path and method; the locations of masks that match
+    no stored trigger (those stay, for the caller to refuse)."""
+    triggers = definition.get("triggers")
+    if not isinstance(triggers, list):
+        return definition, []
+    stored = {_trigger_identity(trigger): trigger["config"]["secret"]
+              for trigger in current.get("triggers") or [] if _trigger_identity(trigger) is not None
+              and _is_literal_secret(trigger["config"].get("secret"))}
+    restored, unmatched = [], []
+    for index, trigger in enumerate(triggers):
+        config = trigger.get("config") if isinstance(trigger, dict) else None
+        if isinstance(config, dict) and config.get("secret") == SECRET_MASK:
+            secret = stored.get(_trigger_identity(trigger))
+            if secret is None:
+                unmatched.append(f"definition.triggers[{index}].config.secret")
+            else:
+                trigger = {**trigger, "config": {**config, "secret": secret}}
+        restored.append(trigger)
+    return {**definition, "triggers": restored}, unmatched
+
+
+def _trigger_identity(trigger: Any) -> tuple[str, str, str] | None:
+    if not isinstance(trigger, dict) or not isinstance(trigger.get("config"), dict):
+        return None
+    config = trigger["config"]
+    path, method = config.get("path"), config.get("method", "POST")
+    if not isinstance(path, str) or not isinstance(method, str):
+        return None
+    return str(trigger.get("type")), "/" + path.strip("/"), method.upper()
 
 
 class ExecutionSummary(Response):
@@ -285,7 +340,7 @@ class LogResponse(Response):
 
 
 class ApiKeyCreate(Request):
-    owner_id: str = Field(min_length=1, max_length=200)
+    owner_id: Identifier = Field(min_length=1, max_length=200)
     is_admin: StrictBool = False
 
 
@@ -345,6 +400,7 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body too large",
     422: "Invalid request or definition; every problem with its location",
+    503: "A backend (the secret store) cannot answer now; try again later",
 }
 
 

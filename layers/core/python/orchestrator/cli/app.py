@@ -17,6 +17,15 @@ app = typer.Typer(name="orchestrator", help="Workflows on AWS Step Functions, an
 asl_app = typer.Typer(help="Run raw Amazon States Language files on the local interpreter.", no_args_is_help=True)
 app.add_typer(asl_app, name="asl")
 
+
+def _add_secrets_commands() -> None:
+    from orchestrator.cli.secrets import secrets_app
+
+    app.add_typer(secrets_app, name="secrets")
+
+
+_add_secrets_commands()
+
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
@@ -85,7 +94,10 @@ def run(
     var: Annotated[list[str] | None, typer.Option("--var", help="override a variable: name=value")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the step outputs as JSON")] = False,
 ) -> None:
-    """Run a workflow locally, with a live view of its steps. Exit code 0 on success, 1 on failure."""
+    """Run a workflow locally, with a live view of its steps. Exit code 0 on success, 1 on failure.
+
+    Its steps may reach this machine's loopback and private network (unlike `serve`); set
+    ORCHESTRATOR_EGRESS_ALLOW_PRIVATE=false to refuse them."""
     from orchestrator.cli.inputs import parse_json_argument, parse_variables
     from orchestrator.cli.live_view import LiveStepView
     from orchestrator.services.local_run import local_engine
@@ -95,6 +107,12 @@ def run(
     execution_input = parse_json_argument(input, option="--input")
     variables = parse_variables(var or [])
     engine = local_engine()
+    if '"script"' in json.dumps(definition.model_dump(mode="json")):
+        from orchestrator.settings import get_settings
+        from orchestrator.steps.sandbox import describe
+
+        if not (line := describe(get_settings())).startswith("script sandbox: bubblewrap"):  # runs unsandboxed
+            stderr.print(f"warning: {line}", markup=False, highlight=False)
     with LiveStepView(definition, stderr) as view:
         result = engine.run(definition, execution_input, variables=variables, workflow_dir=file.resolve().parent,
                             on_step=view.on_step)
@@ -116,7 +134,7 @@ def serve(
 ) -> None:
     """Run the API, the worker pool and the schedule ticker on SQLite under ./.orchestrator/."""
     _quiet_powertools()
-    from orchestrator.adapters.local.server import LocalServer
+    from orchestrator.adapters.local.server import HomeInUse, LocalServer
     from orchestrator.settings import get_settings
 
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
@@ -126,7 +144,11 @@ def serve(
         stderr.print("[bold red]ORCHESTRATOR_STORE=memory cannot serve[/]: the API and the engine run in two "
                      "processes and must share the store; use sqlite (the default) or mongo")
         raise typer.Exit(2)
-    server = LocalServer(settings)
+    try:
+        server = LocalServer(settings)
+    except HomeInUse as in_use:
+        print(f"orchestrator serve: {in_use}", file=sys.stderr, flush=True)  # one line, never wrapped
+        raise typer.Exit(2) from None
     try:
         sock = server.bind()
     except OSError as exc:
@@ -136,6 +158,9 @@ def serve(
     server.start()
     base = f"http://{settings.host}:{settings.port}"
     stderr.print(f"[bold green]orchestrator serving[/] on {base}  (docs: {base}/docs, store: {settings.home.resolve()})")
+    from orchestrator.steps.sandbox import describe
+
+    stderr.print(describe(settings), markup=False, highlight=False)  # which sandbox scripts run in
     if server.generated_admin_key:
         stderr.print("[bold]admin API key[/] (shown once; set ORCHESTRATOR_ADMIN_KEY to choose your own):")
         print(server.generated_admin_key, flush=True)
@@ -163,6 +188,7 @@ def deploy(
                                             help="API key (default: $ORCHESTRATOR_API_KEY)")] = None,
 ) -> None:
     """Create a workflow on a running orchestrator (`orchestrator serve`, or the cloud API); prints its id."""
+    from orchestrator.cli.api_client import CliError
     from orchestrator.cli.deploy import ApiClient, DeployError, bundle
 
     if not key:
@@ -178,7 +204,7 @@ def deploy(
         workflow = client.create_workflow(body)
         if activate:
             workflow = client.activate(workflow["id"])
-    except DeployError as exc:
+    except CliError as exc:
         stderr.print(f"[bold red]{file}:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
     stderr.print(f"[green]{workflow['name']}[/] version {workflow['current_version']}, {workflow['status']}")

@@ -7,18 +7,16 @@ each script file is read and inlined as `code`, with its runtime made explicit f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from orchestrator.cli.api_client import ApiClient, CliError
 from orchestrator.domain.templates import is_template
 from orchestrator.domain.workflow import TaskStep, WorkflowDefinition
 from orchestrator.steps.script import ScriptConfig
 
 
-class DeployError(Exception):
+class DeployError(CliError):
     """What went wrong, worded for the person at the terminal."""
 
 
@@ -46,36 +44,4 @@ def _inline_scripts(definition: WorkflowDefinition, base: Path) -> None:
             "code": code, "runtime": runtime}
 
 
-@dataclass
-class ApiClient:
-    base_url: str
-    api_key: str
-    timeout: float = 30.0
-
-    def create_workflow(self, definition: dict[str, Any]) -> dict[str, Any]:
-        return self._send("POST", "/api/v1/workflows", {"definition": definition})
-
-    def activate(self, workflow_id: str) -> dict[str, Any]:
-        return self._send("POST", f"/api/v1/workflows/{workflow_id}/activate", None)
-
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        url = self.base_url.rstrip("/") + path
-        try:
-            response = httpx.request(method, url, json=body, timeout=self.timeout,
-                                     headers={"Authorization": f"Bearer {self.api_key}"})
-        except httpx.HTTPError as exc:
-            raise DeployError(f"cannot reach {self.base_url}: {exc} (is `orchestrator serve` running?)") from None
-        if response.is_success:
-            return response.json()
-        raise DeployError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:500]
-    lines = [f"{error.get('code')}: {error.get('message')}"]
-    details = error.get("details") or {}
-    lines += [f"  {problem.get('location')}: {problem.get('message')}" for problem in details.get("problems", [])]
-    return "\n".join(lines)
+__all__ = ["ApiClient", "DeployError", "bundle"]

@@ -1,4 +1,10 @@
-"""The live view of `orchestrator run`: one row per step, updated as the state machine moves."""
+"""The live view of `orchestrator run`: one row per step, updated as the state machine moves.
+
+When the run ends no row stays open: the engine reports the steps it closed (``cancelled``, e.g. the step
+that was waiting for its retry when a sibling failed the run; see services/step_closing.py), and leaving
+the view closes any row still pending or running the same way (a step that never started, or a run that
+ended by an exception).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,10 @@ _STYLES = {
     "succeeded": "green",
     "skipped": "cyan",
     "failed": "bold red",
+    "cancelled": "red",
 }
+#: the statuses a row ends in; any other is closed when the view is left
+_FINAL = frozenset({"succeeded", "skipped", "failed", "cancelled"})
 
 
 @dataclass
@@ -46,6 +55,11 @@ class LiveStepView:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            for row in self._rows.values():
+                if row.status not in _FINAL:
+                    row.note = "not started" if row.status == "pending" else "the run ended before it finished"
+                    row.status = "cancelled"
         self._live.update(self._table())
         self._live.__exit__(*exc)
 
@@ -64,11 +78,18 @@ class LiveStepView:
                 error = (outcome or {}).get("error")
                 if status == "retry":
                     row.note = f"{error}; again in {(outcome or {}).get('wait_seconds')}s"
+                elif status == "cancelled":
+                    row.note = (outcome or {}).get("cause") or "cancelled"
                 elif error:
                     row.note = f"{error}{' (continued)' if (outcome or {}).get('continue') else ''}"
                 else:
                     row.note = ""
         self._live.update(self._table())
+
+    def statuses(self) -> dict[str, str]:
+        """Each step's status as the table shows it."""
+        with self._lock:
+            return {row.step_id: row.status for row in self._rows.values()}
 
     def _table(self) -> Table:
         table = Table(title="steps", expand=False)

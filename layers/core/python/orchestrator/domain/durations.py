@@ -1,4 +1,10 @@
-"""Durations as workflows write them: ``"30s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``, or a number of seconds."""
+"""Durations as workflows write them: ``"30s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``, or a number of seconds.
+
+Every duration field (step timeouts, executor timeouts, retry delays, condition trigger intervals) is at
+most ``MAX_DURATION_SECONDS``, 7 days: longer values are validation errors, not runs that fail later (the
+waits they become, such as ``poll()``'s milliseconds in a C int, overflow past about 24 days). A workflow
+that must wait longer waits in steps: a schedule, a condition trigger, or a human approval.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 # "ms" before "m" so that "250ms" is not read as 250 minutes and a stray "s"
@@ -15,6 +21,9 @@ _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 
 DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d))+)\s*$"
 _HINT = "use a number of seconds or units like '30s', '5m', '1h30m', '250ms', '1d'"
+
+#: the longest duration a workflow may write: 7 days
+MAX_DURATION_SECONDS = 7 * 86400.0
 
 
 class DurationError(ValueError):
@@ -61,17 +70,31 @@ def format_duration(seconds: float) -> str:
     return "".join(parts)
 
 
+def check_max_duration(seconds: float) -> float:
+    """``seconds`` if at most MAX_DURATION_SECONDS; DurationError naming both otherwise."""
+    if seconds > MAX_DURATION_SECONDS:
+        raise DurationError(
+            f"duration {format_duration(seconds) if seconds < 1e12 else f'{seconds:g}s'} is longer than the "
+            f"maximum of {format_duration(MAX_DURATION_SECONDS)} ({MAX_DURATION_SECONDS:g} seconds)"
+        )
+    return seconds
+
+
 _DURATION_JSON_SCHEMA = WithJsonSchema(
     {
         "anyOf": [
-            {"type": "number", "minimum": 0},
+            {"type": "number", "minimum": 0, "maximum": MAX_DURATION_SECONDS},
             {"type": "string", "pattern": DURATION_PATTERN},
         ],
-        "description": "seconds, or a duration such as '30s', '5m', '1h30m', '250ms'",
+        "description": "seconds, or a duration such as '30s', '5m', '1h30m', '250ms'; at most 7 days ('7d')",
     }
 )
 
-#: a duration field: accepts seconds or "5m"-style text, holds float seconds, must be positive
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0), _DURATION_JSON_SCHEMA]
+#: a duration field: accepts seconds or "5m"-style text, holds float seconds, must be positive, at most 7 days
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), Field(gt=0), AfterValidator(check_max_duration), _DURATION_JSON_SCHEMA
+]
 #: like Duration, but zero is allowed (a retry delay of 0 means "retry at once")
-NonNegativeDuration = Annotated[float, BeforeValidator(parse_duration), _DURATION_JSON_SCHEMA]
+NonNegativeDuration = Annotated[
+    float, BeforeValidator(parse_duration), AfterValidator(check_max_duration), _DURATION_JSON_SCHEMA
+]

@@ -1,7 +1,9 @@
 """Read a workflow from YAML or JSON text and check it whole, or say exactly where it is wrong.
 
 Syntax errors carry the line and column. YAML keys given twice are an error (plain YAML keeps the last
-one silently, which hides a pasted-over step field). Problems found after parsing are located by path
+one silently, which hides a pasted-over step field). Alias bombs, recursive aliases and nesting deeper
+than 64 levels are refused before anything is built (``domain/safe_yaml.py``), and so are JSON's NaN,
+Infinity and lone surrogates (``domain/strict_json.py``), each as a located problem. Problems found after parsing are located by path
 (``steps[3].depends_on[0]``); for YAML each also gets the line it is on.
 """
 
@@ -15,6 +17,8 @@ from typing import Any, Literal
 import yaml
 
 from orchestrator.domain.problems import Problem, WorkflowValidationError, format_location
+from orchestrator.domain.safe_yaml import MAX_DEPTH, YamlTooComplex, check_node_graph
+from orchestrator.domain.strict_json import UnsafeJson, first_unsafe_value, strict_loads
 from orchestrator.domain.validation import validate_workflow
 from orchestrator.domain.workflow import WorkflowDefinition
 
@@ -125,15 +129,28 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
     loader = _StrictLoader(text)
     try:
-        raw = loader.get_single_data()
+        node = loader.get_single_node()
+        check_node_graph(node)  # before building anything: an alias bomb is refused in milliseconds
+        raw = loader.construct_document(node) if node is not None else None
+    except YamlTooComplex as error:
+        mark = error.problem_mark
+        if mark is None:
+            return None, [Problem("", f"refused YAML: {error.problem}")]
+        return None, [Problem(_position(mark.line + 1, mark.column + 1), f"refused YAML: {error.problem}",
+                              line=mark.line + 1)]
     except yaml.MarkedYAMLError as error:
         return None, [_yaml_problem(error)]
     except yaml.YAMLError as error:
         return None, [Problem("", f"invalid YAML: {error}")]
+    except RecursionError:  # the pure-Python composer, without libyaml's own limit
+        return None, [Problem("", f"refused YAML: nesting deeper than {MAX_DEPTH} levels")]
     finally:
         loader.dispose()
     if raw is None:
         return None, [Problem("", "the document is empty; a workflow needs 'name' and 'steps'")]
+    unsafe = first_unsafe_value(raw)  # .nan / .inf cannot be stored as JSON, nor sent to the API
+    if unsafe is not None:
+        return None, [Problem(*unsafe)]
     # outer mappings are built before the ones inside them: report in reading order
     return raw, sorted(loader.duplicate_keys, key=lambda problem: problem.line or 0)
 
@@ -154,7 +171,7 @@ def _with_lines(problems: list[Problem], text: str) -> list[Problem]:
     """Each path-located problem with the line of the YAML node it names (or of its closest parent)."""
     try:
         root = yaml.compose(text, Loader=_BaseLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return problems
     lines: dict[str, int] = {}
     _index_lines(root, (), lines)
@@ -200,7 +217,9 @@ def _closest_line(location: str, lines: Mapping[str, int]) -> int | None:
 
 def _read_json(text: str) -> tuple[Any, list[Problem]]:
     try:
-        return json.loads(text), []
+        return strict_loads(text, max_depth=MAX_DEPTH, where=""), []
+    except UnsafeJson as unsafe:
+        return None, [Problem(unsafe.location, unsafe.problem)]
     except json.JSONDecodeError as error:
         return None, [
             Problem(_position(error.lineno, error.colno), f"invalid JSON: {error.msg}", line=error.lineno)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from orchestrator.domain.tenancy import SecretNameNotAllowed, check_secret_name
 from orchestrator.masking import Masker
 
 #: roots a template may start with, anywhere in a workflow (``output`` only in output_mapping)
@@ -94,7 +95,10 @@ def format_path(root: str, path: tuple[PathSegment, ...]) -> str:
 def _parse_reference(template: str, body: str) -> Reference:
     if _DOTTED.fullmatch(body):
         root, *keys = body.split(".")
-        if root != SECRETS_ROOT or len(keys) == 1:
+        if root != SECRETS_ROOT:
+            return Reference(root, tuple(keys), template)
+        if len(keys) == 1:
+            _check_secret_name(template, keys[0])
             return Reference(root, tuple(keys), template)
     root_match = _ROOT.match(body)
     assert root_match is not None  # _TEMPLATE only matches bodies that start with a name
@@ -119,11 +123,20 @@ def _parse_reference(template: str, body: str) -> Reference:
             )
         position = segment.end()
     root = root_match.group()
-    if root == SECRETS_ROOT and (len(path) != 1 or not isinstance(path[0], str)):
-        raise TemplateSyntaxError(
-            f"template {template!r}: a secret is named by one key: {{{{secrets.<name>}}}}"
-        )
+    if root == SECRETS_ROOT:
+        if len(path) != 1 or not isinstance(path[0], str):
+            raise TemplateSyntaxError(
+                f"template {template!r}: a secret is named by one key: {{{{secrets.<name>}}}}"
+            )
+        _check_secret_name(template, path[0])
     return Reference(root, tuple(path), template)
+
+
+def _check_secret_name(template: str, name: str) -> None:
+    try:
+        check_secret_name(name)
+    except SecretNameNotAllowed as error:
+        raise TemplateSyntaxError(f"template {template!r}: {error}") from None
 
 
 @lru_cache(maxsize=8192)

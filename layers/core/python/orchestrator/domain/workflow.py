@@ -31,6 +31,7 @@ from pydantic import (
 
 from orchestrator.domain.durations import Duration, NonNegativeDuration
 from orchestrator.domain.expressions import compile_expression
+from orchestrator.domain.identifiers import Identifier
 from orchestrator.domain.templates import whole_reference
 from orchestrator.steps.registry import STRUCTURAL_TYPES
 
@@ -64,7 +65,7 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-StepId = Annotated[str, AfterValidator(_check_step_id)]
+StepId = Annotated[Identifier, AfterValidator(_check_step_id)]
 ExpressionText = Annotated[
     str,
     BeforeValidator(_bool_to_expression),
@@ -139,7 +140,7 @@ class StepBase(_Model):
     """What every step has, whatever its type."""
 
     id: StepId = Field(description="unique in the workflow, nested steps included")
-    name: str | None = Field(None, description="a human name; defaults to the id")
+    name: Identifier | None = Field(None, description="a human name; defaults to the id")
     type: str  # narrowed by each kind of step; declared here so that dumps read id, name, type, config, ...
     config: Any = None
     depends_on: StepIdList = Field(
@@ -299,7 +300,7 @@ def _check_event_pattern(pattern: dict[str, Any], path: str = "pattern") -> dict
 
 
 class TriggerBase(_Model):
-    name: str | None = None
+    name: Identifier | None = None
     is_enabled: bool = True
 
 
@@ -325,7 +326,7 @@ def _url_path(value: str) -> str:
 
 
 class WebhookConfig(_Model):
-    path: Annotated[str, AfterValidator(_url_path)] = Field(description="URL path, starting with '/'")
+    path: Annotated[Identifier, AfterValidator(_url_path)] = Field(description="URL path, starting with '/'")
     method: Annotated[
         Literal["GET", "POST", "PUT", "PATCH", "DELETE"],
         BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
@@ -398,9 +399,9 @@ class WorkflowDefinition(_Model):
     version: Annotated[
         str, BeforeValidator(_version_text), WithJsonSchema({"type": ["string", "number"]})
     ] = "1.0"
-    name: str = Field(min_length=1)
+    name: Identifier = Field(min_length=1)
     description: str = ""
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Identifier] = Field(default_factory=list)
     variables: dict[str, Any] = Field(default_factory=dict, description="{{variables.<name>}} in templates")
     max_concurrency: int | None = Field(None, ge=1, description="steps running at once; default: no limit")
     steps: list[StepDefinition] = Field(min_length=1)

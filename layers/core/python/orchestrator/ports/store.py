@@ -35,7 +35,9 @@ from orchestrator.domain.records import (
 from orchestrator.domain.stats import StoreStats, WorkflowStats
 from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.checkpoints import CheckpointStore
+from orchestrator.ports.secrets import SealedSecretRows
 from orchestrator.ports.step_results import StepResultStore
+from orchestrator.ports.webhook_deliveries import WebhookDeliveries
 
 T = TypeVar("T")
 
@@ -261,5 +263,13 @@ class Store(
 
     @property
     def blobs(self) -> Blobs: ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveries:
+        """Signed webhook requests already accepted, until their signature's window closes."""
+
+    @property
+    def secrets(self) -> SealedSecretRows:
+        """Owners' secrets, sealed (encrypted) before they get here."""
 
     def close(self) -> None: ...

@@ -97,7 +97,7 @@ class ConditionPoller:
         was_true = bool(previous.get("value")) and previous.get("fingerprint") == fingerprint
         variables = self.registry.variables(armed.workflow)
         try:
-            data = self.reader.read(parse_condition_source(config.source), variables)
+            data = self.reader.read(parse_condition_source(config.source), variables, trigger.owner_id)
             is_true = compile_expression(config.expression, roots=CONDITION_TRIGGER_ROOTS).is_true(
                 {"source": data, "variables": variables}
             )

@@ -7,8 +7,8 @@ Two forms:
   status but 2xx is a failed read. The URL may hold ``{{variables.x}}`` and ``{{secrets.x}}``, rendered
   at every poll; secret values are scrubbed from error messages.
 - ``db://<connection>?sql=SELECT ...``: one read query on a named database connection, configured
-  like the ``database`` step's (``ORCHESTRATOR_DB_<NAME>`` or the secret of that name; SQLite or
-  PostgreSQL). Everything after ``sql=`` is the SQL, taken literally (no URL decoding: ``+``, ``&`` and
+  like the ``database`` step's (the operator's ``ORCHESTRATOR_DB_<NAME>`` for the operator's triggers,
+  else the trigger owner's secret ``DB_<NAME>``; SQLite files for the operator only, or PostgreSQL). Everything after ``sql=`` is the SQL, taken literally (no URL decoding: ``+``, ``&`` and
   ``%`` mean themselves). It must start with SELECT or WITH and holds no templates (SQL built from text
   is an injection hole; a condition has no inputs to bind anyway). ``source`` is the ``database``
   step's query output: ``{"rows": [...], "row_count": n, "truncated": bool}``, at most ``max_rows`` rows.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.domain.templates import TemplateError, is_template, render
+from orchestrator.domain.tenancy import is_operator
 from orchestrator.ports.secrets import SecretNotFound
 from orchestrator.steps import db_connections, db_sql
 from orchestrator.steps.base import StepError
@@ -92,23 +93,24 @@ def _sql_source(text: str) -> SqlSource:
 
 @dataclass
 class ConditionSourceReader:
-    """Reads a source once. ``secret`` resolves a secret by name (raises SecretNotFound)."""
+    """Reads a source once. ``secret`` resolves an owner's secret by (owner, name); raises SecretNotFound."""
 
-    secret: Callable[[str], str]
+    secret: Callable[[str | None, str], str]
     egress: EgressPolicy
     timeout: float = 10.0
     max_response_bytes: int = 1024 * 1024
     max_rows: int = 1000
 
-    def read(self, source: ConditionSource, variables: Mapping[str, Any]) -> Any:
-        """The data read; ConditionReadError naming what failed."""
+    def read(self, source: ConditionSource, variables: Mapping[str, Any], owner_id: str | None = None) -> Any:
+        """The data read with ``owner_id``'s secrets; ConditionReadError naming what failed."""
         if isinstance(source, HttpSource):
-            return self._read_http(source, variables)
-        return self._read_sql(source)
+            return self._read_http(source, variables, owner_id)
+        return self._read_sql(source, owner_id)
 
-    def _read_http(self, source: HttpSource, variables: Mapping[str, Any]) -> Any:
+    def _read_http(self, source: HttpSource, variables: Mapping[str, Any], owner_id: str | None) -> Any:
         try:
-            rendered = render(source.url, {"variables": variables}, secrets=self.secret)
+            rendered = render(source.url, {"variables": variables},
+                              secrets=lambda name: self.secret(owner_id, name))
             url = validate_http_url(str(rendered.value))
         except (TemplateError, SecretNotFound, ValueError) as error:
             raise ConditionReadError(f"cannot build the source URL: {error}") from None
@@ -133,15 +135,18 @@ class ConditionSourceReader:
                 return body
         return body
 
-    def _read_sql(self, source: SqlSource) -> dict[str, Any]:
+    def _read_sql(self, source: SqlSource, owner_id: str | None) -> dict[str, Any]:
         url = ""
         try:
-            url = db_connections.resolve_url(source.connection, self._optional_secret)
+            trusted = is_operator(owner_id)  # a tenant's trigger reaches what the tenant's steps reach
+            url = db_connections.resolve_url(source.connection, lambda name: self._optional_secret(owner_id, name),
+                                             trusted=trusted)
             kind = db_connections.kind_of(url)
             if kind == "mongodb":
                 raise StepError("Condition.UnsupportedConnection", f"connection {source.connection!r} is MongoDB; "
                                 "a condition source runs SQL (SQLite or PostgreSQL)", retryable=False)
-            with db_connections.sql_pool(url, connect_timeout=self.timeout).connection() as conn:
+            pool = db_connections.sql_pool(url, connect_timeout=self.timeout, policy=self.egress, trusted=trusted)
+            with pool.connection() as conn:
                 return db_sql.SqlSession(conn, kind, self.timeout).query(source.sql, None, {}, self.max_rows)
         except Exception as error:
             classified = error if isinstance(error, StepError) else db_sql.classify(error)
@@ -150,8 +155,8 @@ class ConditionSourceReader:
             cause = scrub(classified.cause, [p for p in [db_connections.url_password(url)] if p])
             raise ConditionReadError(f"database {source.connection!r}: {classified.error}: {cause}") from None
 
-    def _optional_secret(self, name: str) -> str | None:
+    def _optional_secret(self, owner_id: str | None, name: str) -> str | None:
         try:
-            return self.secret(name)
+            return self.secret(owner_id, name)
         except SecretNotFound:
             return None

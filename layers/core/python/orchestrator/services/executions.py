@@ -31,7 +31,7 @@ from orchestrator.services.execution_reuse import downstream_of, reusable_record
 from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.pause_gate import release
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY
-from orchestrator.services.step_sync import cancel_unfinished_steps
+from orchestrator.services.step_sync import close_unfinished_steps
 from orchestrator.services.workflow_plan import build_plan, execution_context
 
 #: Step Functions' terminal statuses -> the control plane's
@@ -135,7 +135,8 @@ class ExecutionService:
         for key, stored in reused.items():
             results.put(record.id, key, stored)
         # written last: its presence means the execution is fully prepared
-        results.put(record.id, EXECUTION_CONTEXT_KEY, execution_context(definition, record.input))
+        results.put(record.id, EXECUTION_CONTEXT_KEY,
+                    execution_context(definition, record.input, owner_id=record.owner_id))
 
     def _reuse_for(self, record: ExecutionRecord) -> dict[str, dict[str, Any]]:
         original = self.store.get_execution(record.retry_of or "")
@@ -167,12 +168,14 @@ class ExecutionService:
             ExecutionStatus.CANCELLED, ended_at=utcnow(), error="Orchestrator.Cancelled",
             cause="cancelled by request", duration=_duration(before),
         )
+        # at once: running and retrying steps are cancelled (services/step_closing.py); an attempt that
+        # reports after this cannot reopen its step
+        close_unfinished_steps(self.store, execution_id, record)
         if before.status is not ExecutionStatus.QUEUED:
             release(execution_id, self.store.step_results, self.machines, cancelled=True)
             with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
                 self.machines.stop_execution(self.execution_arn(execution_id), "Orchestrator.Cancelled",
                                              "cancelled by request")
-        cancel_unfinished_steps(self.store, execution_id)
         self.notifier.notify(execution_id)
         if before.status is not ExecutionStatus.QUEUED:
             self._announce_waiting(record.workflow_id)  # its slot is free now
@@ -210,11 +213,18 @@ class ExecutionService:
 
     def finish(self, execution_id: str, machine_status: str, *, output: Any = None, error: str | None = None,
                cause: str | None = None) -> ExecutionRecord | None:
-        """The state machine ended: record it unless the execution already ended (a cancel got there first)."""
+        """The state machine ended: record it unless the execution already ended (a cancel got there first).
+
+        A terminal execution leaves no step open (services/step_closing.py): e.g. the step that waited for
+        its retry when a sibling failed the execution becomes cancelled. The steps are closed before the end
+        is visible (no reader sees the ended execution with an open step; the state machine has ended, so
+        no step moves on) and again after it (an attempt that reported in between).
+        """
         target = _FINAL_STATUS.get(machine_status)
         record = self.store.get_execution(execution_id)
         if target is None or record is None or record.status in TERMINAL_STATUSES:
             return None
+        close_unfinished_steps(self.store, execution_id, record.model_copy(update={"status": target, "error": error}))
         try:
             finished = self.store.transition(
                 execution_id, {ExecutionStatus.RUNNING, ExecutionStatus.PAUSED}, target, ended_at=utcnow(),
@@ -223,8 +233,7 @@ class ExecutionService:
         except InvalidTransition:
             return None
         metrics.add_metric(name=f"Executions{target.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
-        if target is not ExecutionStatus.COMPLETED:
-            cancel_unfinished_steps(self.store, execution_id)
+        close_unfinished_steps(self.store, execution_id, finished)
         self.notifier.notify(execution_id)
         self._announce_waiting(finished.workflow_id)
         return finished

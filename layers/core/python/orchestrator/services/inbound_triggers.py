@@ -13,16 +13,20 @@ ignored) with the request's method. When the trigger has a ``secret`` (a literal
 ``{{secrets.name}}`` template resolved through the Secrets port) the request must carry
 ``X-Orchestrator-Timestamp`` (Unix seconds, within ``tolerance`` of the server's clock, either way) and
 ``X-Orchestrator-Signature: sha256=<hex HMAC-SHA256 over f"{timestamp}.{body}">``, exactly what the
-``webhook`` step sends (``steps.webhook.sign``); the comparison takes constant time. Without a secret the
-path itself is the only credential. The body becomes the input: a JSON object as is, any other JSON
+``webhook`` step sends (``steps.webhook.sign``); the comparison takes constant time. A signed request is
+accepted once: its signature is claimed in the store (``ports/webhook_deliveries.py``) until the
+tolerance window closes, so a replay, from any process, starts nothing and answers ``WebhookReplayed``
+with the first delivery's execution id. Without a secret the path itself is the only credential (and
+nothing tells a repeated request from a new one). Refusals name the path, never a trigger's or
+workflow's id: the caller has no API key. The body becomes the input: a JSON object as is, any other JSON
 value or non-JSON text as ``{"body": ...}``, an empty body as ``{}``; a body that claims to be JSON
 (Content-Type) and does not parse is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +35,7 @@ from typing import Any
 
 from orchestrator.domain.event_patterns import InvalidEventPattern, matches
 from orchestrator.domain.records import ExecutionRecord, TriggerRecord, TriggerType
+from orchestrator.domain.strict_json import UnsafeJson, strict_loads
 from orchestrator.domain.templates import TemplateError, render
 from orchestrator.domain.workflow import WebhookConfig
 from orchestrator.observability import logger
@@ -39,6 +44,7 @@ from orchestrator.services.trigger_errors import (
     InvalidEvent,
     InvalidTriggerConfig,
     InvalidWebhookPayload,
+    TriggerError,
     TriggerInactive,
     WebhookMethodNotAllowed,
     WebhookNotFound,
@@ -50,9 +56,22 @@ from orchestrator.services.trigger_registry import ArmedTrigger, TriggerRegistry
 from orchestrator.steps.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 DEFAULT_SIGNATURE_TOLERANCE = timedelta(minutes=5)
+#: how much longer than the tolerance a delivery's signature is remembered (clocks of several processes)
+REPLAY_MEMORY_MARGIN = timedelta(minutes=1)
 ENVELOPE_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
+
+
+class WebhookReplayed(TriggerError):
+    """This signed request was accepted before (within its signature's window): nothing new starts."""
+
+    code = "webhook_replayed"
+
+
+def delivery_key(trigger_id: str, signature: str) -> str:
+    """What a delivery is remembered by: the trigger and the signature (which covers timestamp and body)."""
+    return hashlib.sha256(f"{trigger_id}\n{signature}".encode()).hexdigest()
 
 
 def webhook_path(path: str) -> str:
@@ -95,7 +114,10 @@ def event_envelope(event: Any, *, now: datetime, account: str = LOCAL_ACCOUNT, r
 def _detail(detail: Any, problems: list[str]) -> dict[str, Any]:
     if isinstance(detail, str):  # PutEvents carries the detail as JSON text
         try:
-            detail = json.loads(detail)
+            detail = strict_loads(detail, where="detail")
+        except UnsafeJson as unsafe:
+            problems.append(f"'detail' is not acceptable JSON: {unsafe}")
+            return {}
         except ValueError:
             problems.append("'detail' is text that is not JSON")
             return {}
@@ -111,7 +133,10 @@ def webhook_input(body: bytes, content_type: str = "") -> Any:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = strict_loads(text)
+    except UnsafeJson as unsafe:  # JSON, but too deep or with values no store can keep
+        raise InvalidWebhookPayload(f"the body is not acceptable JSON: {unsafe}",
+                                    {"location": unsafe.location}) from None
     except ValueError:
         media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type == "application/json" or media_type.endswith("+json"):
@@ -124,8 +149,8 @@ def webhook_input(body: bytes, content_type: str = "") -> Any:
 class InboundTriggers:
     registry: TriggerRegistry
     firer: TriggerFirer
-    #: a secret's value by name; raises LookupError (SecretNotFound) when there is none
-    secret: Callable[[str], str]
+    #: a secret's value by (owner, name); raises LookupError (SecretNotFound) when there is none
+    secret: Callable[[str | None, str], str]
     clock: Callable[[], datetime]
     signature_tolerance: timedelta = field(default=DEFAULT_SIGNATURE_TOLERANCE)
     account: str = LOCAL_ACCOUNT
@@ -195,10 +220,34 @@ class InboundTriggers:
                            extra={"path": wanted, "method": method, "triggers": [a.trigger.id for a, _ in taking]})
         armed, config = min(taking, key=lambda pair: (pair[0].trigger.created_at, pair[0].trigger.id))
         lowered = {name.lower(): value for name, value in headers.items()}
-        if config.secret:
-            self._verify_signature(self._resolve_secret(armed.trigger, config.secret), body, lowered)
-        payload = webhook_input(body, lowered.get("content-type", ""))
-        return self.firer.fire(armed.trigger, payload, reason="webhook")
+        if not config.secret:
+            payload = webhook_input(body, lowered.get("content-type", ""))
+            return self._fire_webhook(armed.trigger, payload, wanted)
+        signature, sent_at = self._verify_signature(self._resolve_secret(armed.trigger, config.secret), body, lowered)
+        deliveries = self.registry.store.webhook_deliveries
+        key = delivery_key(armed.trigger.id, signature)
+        earlier = deliveries.claim(key, sent_at + self.signature_tolerance + REPLAY_MEMORY_MARGIN, now=self.clock())
+        if earlier is not None:
+            logger.warning("replayed webhook delivery refused", extra={"path": wanted, "trigger_id": armed.trigger.id,
+                                                                       "execution_id": earlier.execution_id})
+            raise WebhookReplayed(
+                f"this signed request to {wanted} was already accepted; a replay starts nothing",
+                {"path": wanted, "execution_id": earlier.execution_id})
+        try:
+            payload = webhook_input(body, lowered.get("content-type", ""))
+            execution = self._fire_webhook(armed.trigger, payload, wanted)
+        except BaseException:
+            deliveries.release(key)  # nothing started: the sender may try again
+            raise
+        deliveries.complete(key, execution.id)
+        return execution
+
+    def _fire_webhook(self, trigger: TriggerRecord, payload: Any, path: str) -> ExecutionRecord:
+        try:
+            return self.firer.fire(trigger, payload, reason="webhook")
+        except TriggerInactive as inactive:  # its details name the trigger and the workflow: not for this caller
+            logger.info("webhook trigger inactive", extra={"trigger_id": trigger.id, "why": inactive.message})
+            raise TriggerInactive(f"the webhook at {path} is not active", {"path": path}) from None
 
     def webhooks_at(self, path: str) -> list[tuple[ArmedTrigger, WebhookConfig]]:
         """The armed webhook triggers whose path is ``path``, whatever their method."""
@@ -214,16 +263,17 @@ class InboundTriggers:
 
     def _resolve_secret(self, trigger: TriggerRecord, template: str) -> str:
         try:
-            value = render(template, {}, secrets=self.secret).value
+            value = render(template, {}, secrets=lambda name: self.secret(trigger.owner_id, name)).value
         except TemplateError as error:
             logger.error("webhook secret cannot be resolved", extra={"trigger_id": trigger.id, "error": str(error)})
-            raise WebhookSecretUnavailable("the webhook's secret cannot be resolved now; try again later",
-                                           {"trigger_id": trigger.id}) from None
+            raise WebhookSecretUnavailable("the webhook's secret cannot be resolved now; try again later") from None
         if not isinstance(value, str) or not value:
-            raise WebhookSecretUnavailable("the webhook's secret is empty", {"trigger_id": trigger.id})
+            logger.error("webhook secret is empty", extra={"trigger_id": trigger.id})
+            raise WebhookSecretUnavailable("the webhook's secret is empty")
         return value
 
-    def _verify_signature(self, secret: str, body: bytes, headers: Mapping[str, str]) -> None:
+    def _verify_signature(self, secret: str, body: bytes, headers: Mapping[str, str]) -> tuple[str, datetime]:
+        """The signature and the time it was made at, once both are checked; WebhookUnauthorized otherwise."""
         timestamp = headers.get(TIMESTAMP_HEADER.lower(), "").strip()
         signature = headers.get(SIGNATURE_HEADER.lower(), "").strip()
         if not timestamp or not signature:
@@ -243,3 +293,4 @@ class InboundTriggers:
             raise WebhookUnauthorized("the body is not UTF-8 text, so its signature cannot match") from None
         if not hmac.compare_digest(sign(secret, timestamp, text).encode(), signature.encode()):
             raise WebhookUnauthorized("the signature does not match the body")
+        return signature, sent_at

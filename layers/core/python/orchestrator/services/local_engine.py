@@ -15,6 +15,7 @@ from orchestrator.adapters.local.sam_template import load_sam_template
 from orchestrator.asl import Interpreter, load_state_machine
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.ports.checkpoints import CheckpointStore
+from orchestrator.services.step_closing import close_unfinished_results
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, StepRecords
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.services.workflow_plan import build_plan, execution_context
@@ -87,7 +88,16 @@ class LocalEngine:
             result = self.interpreter.run(self.machine, plan, name=execution_id)
         finally:
             self._listeners.pop(execution_id, None)
-        return self.collect(execution_id, result)
+        run = self.collect(execution_id, result)
+        # the ended run leaves no step open (services/step_closing.py): a step whose Map iteration was stopped
+        # (e.g. waiting for its retry when a sibling failed) is cancelled; an attempt that reports after this
+        # cannot change the returned run
+        closed = close_unfinished_results(self.ports.results, execution_id, result.status, result.error, run.steps)
+        run.steps.update(closed)
+        for key, record in closed.items():
+            if on_step is not None and "." not in key and "[" not in key:
+                on_step(key, "cancelled", record)
+        return run
 
     def collect(self, execution_id: str, result: Any) -> WorkflowRun:
         records = StepRecords(self.ports.results, self.ports.blobs, execution_id, self.ports.inline_limit)

@@ -8,17 +8,23 @@ from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStore
 from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import load_sam_template
-from orchestrator.adapters.secrets_factory import get_secrets
+from orchestrator.adapters.secrets_factory import build_single_user_resolver
 from orchestrator.asl import Interpreter
 from orchestrator.services.local_engine import LocalEngine
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.settings import get_settings
+from orchestrator.steps import egress
 
 
 @lru_cache(maxsize=1)
 def local_engine() -> LocalEngine:
     # one-shot runs keep their step results in memory; `orchestrator serve` keeps them in SQLite
-    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), get_secrets(), get_settings().blob_threshold_bytes)
+    settings = get_settings()
+    # the user runs their own workflow on their own machine: its steps may reach loopback and the private
+    # network unless ORCHESTRATOR_EGRESS_ALLOW_PRIVATE says otherwise (`serve` and the cloud refuse them)
+    egress.use_settings(egress.single_user(settings))
+    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), build_single_user_resolver(settings),
+                            settings.blob_threshold_bytes)
     return LocalEngine(ports)
 
 

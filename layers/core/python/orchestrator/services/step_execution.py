@@ -19,6 +19,7 @@ from orchestrator.domain import templates
 from orchestrator.domain.expressions import compile_expression, truthy
 from orchestrator.observability import logger
 from orchestrator.ports.secrets import Secrets
+from orchestrator.services import cancellation
 from orchestrator.services.step_records import StepRecords
 from orchestrator.steps.base import StepContext, StepError, StepResult, StepTimeout
 from orchestrator.steps.registry import get_executor
@@ -37,6 +38,9 @@ class StepEnvironment:
     workflow_dir: Path | None
     workflow_steps: dict[str, dict[str, Any]]
     secret_values: set[str] = field(default_factory=set)
+    #: whose execution (None: the single-user run) and whether that is the operator (steps.base.StepContext)
+    owner_id: str | None = None
+    trusted: bool = True
 
     def mask(self, text: str) -> str:
         return templates.mask(text, self.secret_values) if self.secret_values else text
@@ -109,18 +113,22 @@ def _leaf(step: Any, scope: Mapping[str, Any], env: StepEnvironment, attempt: in
     except ValidationError as exc:
         problems = "; ".join(f"config.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise StepError("Step.InvalidConfig", env.mask(f"step '{step.id}': {problems}"), retryable=False) from None
-    ctx = StepContext(
-        execution_id=env.execution_id,
-        # the full key ("score[3].weigh" inside a loop): idempotency keys differ per iteration
-        step_id=key,
-        attempt=attempt,
-        workflow_dir=env.workflow_dir,
-        timeout_seconds=step.timeout,
-        workflow_steps=env.workflow_steps,
-        render=lambda value: render(value, scope, env),
-        mask=env.mask,
-    )
-    return _run_with_timeout(lambda: executor.execute(config, inputs, ctx), step, env, ctx)
+    with cancellation.watch(env.execution_id) as cancelled:  # set by a cancel of the execution
+        ctx = StepContext(
+            execution_id=env.execution_id,
+            # the full key ("score[3].weigh" inside a loop): idempotency keys differ per iteration
+            step_id=key,
+            attempt=attempt,
+            workflow_dir=env.workflow_dir,
+            timeout_seconds=step.timeout,
+            workflow_steps=env.workflow_steps,
+            render=lambda value: render(value, scope, env),
+            mask=env.mask,
+            owner_id=env.owner_id,
+            trusted=env.trusted,
+            cancelled=cancelled,
+        )
+        return _run_with_timeout(lambda: executor.execute(config, inputs, ctx), step, env, ctx)
 
 
 def _run_with_timeout(call: Callable[[], StepResult], step: Any, env: StepEnvironment, ctx: StepContext) -> StepResult:

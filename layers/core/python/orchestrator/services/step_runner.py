@@ -14,11 +14,12 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.domain.tenancy import is_operator
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.observability import logger, metrics
 from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.execution_control import ExecutionControl, StepObserver
-from orchestrator.ports.secrets import Secrets
+from orchestrator.ports.secrets import SecretResolver
 from orchestrator.ports.step_results import StepResultStore
 from orchestrator.services.nested_steps import RetryLater
 from orchestrator.services.retry_decision import retry_delay
@@ -66,7 +67,8 @@ class StepOutcome(BaseModel):
 class StepRunnerPorts:
     results: StepResultStore
     blobs: Blobs
-    secrets: Secrets | None
+    #: each execution reads its own owner's secrets (None: no secrets at all)
+    secrets: SecretResolver | None
     inline_limit: int = 200 * 1024
     control: ExecutionControl | None = None
     observer: StepObserver | None = None
@@ -107,10 +109,13 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
         "execution": {"id": execution_id, "workflow": definition.name},
         "steps": StepsView(records),
     }
+    owner_id = context.get("owner_id")
     env = StepEnvironment(
         records=records,
-        secrets=ports.secrets,
+        secrets=ports.secrets.for_owner(owner_id) if ports.secrets is not None else None,
         execution_id=execution_id,
+        owner_id=owner_id,
+        trusted=is_operator(owner_id),
         workflow_dir=Path(context["workflow_dir"]) if context.get("workflow_dir") else None,
         workflow_steps={s.id: s.model_dump(mode="json", exclude_none=True) for s in definition.steps},
     )
@@ -128,6 +133,10 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
         return StepOutcome(step_id=step_id, status="retry", attempt=attempt, next_attempt=attempt + 1,
                            wait_seconds=later.wait_seconds)
     except StepError as error:
+        if error.error == CANCELLED_ERROR:  # the execution was cancelled while the step ran: it was stopped
+            records.put(step_id, {"status": "cancelled", "attempt": attempt, "error": error.error,
+                                  "cause": error.cause, "started_at": started, "finished_at": time.time()})
+            return StepOutcome(step_id=step_id, status="failed", attempt=attempt, error=error.error, cause=error.cause)
         return _failed(step, error, attempt, started, records, env)
     records.put(step_id, {"status": "succeeded", "attempt": attempt, "output": result.output, "logs": result.logs,
                           "started_at": result.started_at, "finished_at": result.finished_at})

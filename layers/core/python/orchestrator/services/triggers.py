@@ -34,7 +34,7 @@ from orchestrator.domain.schedule import DEFAULT_MISFIRE_GRACE, ScheduleError, t
 from orchestrator.observability import logger
 from orchestrator.ports.event_rules import EventRules
 from orchestrator.ports.schedules import Schedules
-from orchestrator.ports.secrets import Secrets
+from orchestrator.ports.secrets import SecretResolver
 from orchestrator.ports.store import Store
 from orchestrator.services.condition_poller import ConditionPoller
 from orchestrator.services.condition_sources import ConditionSourceReader
@@ -72,7 +72,7 @@ class TriggerService:
         clock: Callable[[], datetime] = utcnow,
         *,
         event_rules: EventRules | None = None,
-        secrets: Secrets | None = None,
+        secrets: SecretResolver | None = None,
         egress: EgressPolicy | None = None,
         misfire_grace: timedelta = DEFAULT_MISFIRE_GRACE,
         signature_tolerance: timedelta = DEFAULT_SIGNATURE_TOLERANCE,
@@ -218,13 +218,16 @@ class TriggerService:
             except InvalidTriggerConfig:
                 continue
             if webhook_path(taken.path) == webhook_path(config.path) and taken.method == config.method:
-                return [f"config.path: {config.method} {webhook_path(config.path)} is taken by trigger {other.id!r}"]
+                # never the other trigger's id: it may be another owner's
+                taken_at = f"{config.method} {webhook_path(config.path)}"
+                return [f"config.path: {taken_at} is taken by another webhook trigger"]
         return []
 
-    def _secret(self, name: str) -> str:
+    def _secret(self, owner_id: str | None, name: str) -> str:
+        """The trigger owner's secret: a webhook or a condition source reads its own owner's, nobody else's."""
         if self._secrets is None:
-            # the process's adapter (masks what it hands out); imported late: services do not pick adapters
-            from orchestrator.adapters.secrets_factory import get_secrets
+            # the process's resolver (masks what it hands out); imported late: services do not pick adapters
+            from orchestrator.adapters.secrets_factory import get_secret_resolver
 
-            self._secrets = get_secrets()
-        return self._secrets.get(name)
+            self._secrets = get_secret_resolver()
+        return self._secrets.for_owner(owner_id).get(name)

@@ -35,9 +35,11 @@ def build_plan(definition: WorkflowDefinition, execution_id: str) -> dict[str, A
 
 
 def execution_context(definition: WorkflowDefinition, execution_input: Any, *, variables: dict[str, Any] | None = None,
-                      workflow_dir: str | None = None) -> dict[str, Any]:
-    """The record the step runner reads first: the pinned definition, the input and variable overrides."""
+                      workflow_dir: str | None = None, owner_id: str | None = None) -> dict[str, Any]:
+    """The record the step runner reads first: the pinned definition, the input, variable overrides and
+    whose execution it is (its secrets, its sandbox; None only for the single-user ``orchestrator run``)."""
     return {
+        "owner_id": owner_id,
         "definition": definition.model_dump(mode="json", exclude_none=True, by_alias=True),
         "input": execution_input,
         "variables": variables or {},

@@ -227,6 +227,8 @@ class AgentExecutor(EgressBoundExecutor):
             workflow_steps=ctx.workflow_steps,
             render=ctx.render,
             mask=ctx.mask,
+            owner_id=ctx.owner_id,  # a tool step runs with the agent's owner and trust, never more
+            trusted=ctx.trusted,
         )
         try:
             result = executor.execute(config, {**(mapped if isinstance(mapped, dict) else {}), **arguments}, tool_ctx)

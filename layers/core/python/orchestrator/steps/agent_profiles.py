@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator.domain import safe_yaml
 from orchestrator.steps.base import StepError
 from orchestrator.steps.chat_client import ApiType
 
@@ -82,7 +83,7 @@ def profile_dirs(workflow_dir: Path | None) -> list[Path]:
 
 def _read(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return json.loads(text) if path.suffix == ".json" else safe_yaml.safe_load(text)
 
 
 def _invalid(agent_id: str, path: Path, problem: str) -> StepError:

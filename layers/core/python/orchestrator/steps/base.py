@@ -7,6 +7,7 @@ executor's ``config_model`` and calls ``execute``. Executors never see template 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,12 @@ class StepContext:
     #: masks every known secret value in a text; executors pass logs and error texts through it
     mask: Callable[[str], str] = field(default=lambda text: text)
     logs: list[str] = field(default_factory=list)
+    #: whose execution this is; None for the single-user ``orchestrator run`` (no tenants)
+    owner_id: str | None = None
+    #: the owner is the operator (the admin owner, or the single-user run): may use server-wide resources
+    trusted: bool = True
+    #: set when the execution is cancelled (services/cancellation.py): long-running executors stop at once
+    cancelled: threading.Event | None = None
 
     def log(self, line: str) -> None:
         self.logs.append(self.mask(line))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -119,6 +120,10 @@ class ChatClient:
         self._prefix = error_prefix
         self._sleep = sleep
         self._policy = policy or EgressPolicy.from_settings(get_settings())
+        operator_host = urllib.parse.urlsplit(self.url).hostname if base_url is None and os.environ.get(BASE_URL_ENV) else None
+        if operator_host:
+            # the operator's own endpoint (often a model server on the private network): it, and only it
+            self._policy = self._policy.for_operator_endpoint(operator_host)
 
     def _scrub(self, text: str) -> str:
         return scrub(text, [self._api_key] if self._api_key else [], self._mask)

@@ -7,6 +7,10 @@ config has none, the step's input ``data`` (seed 002 maps ``data: {{steps.transf
 
 SQL text is never a template: values go into ``params`` (``:name`` or ``?``) or the step's inputs, and
 ``sql`` containing ``{{`` is refused, both when the workflow is validated and when the step runs.
+
+Reach: database hosts follow the egress policy (``egress.py``); an untrusted owner (not the operator,
+not a single-user run) sees neither the server's ``ORCHESTRATOR_DB_*`` variables nor SQLite files, and
+may not set connection options that use the server's files or credentials (``db_connections``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from orchestrator.domain.durations import Duration
 from orchestrator.steps import db_connections, db_mongo, db_sql
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
 from orchestrator.steps.config_secrets import secret_lookup
+from orchestrator.steps.egress import EgressBoundExecutor, EgressPolicy
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub, secret_values, url_for_humans
 
@@ -86,24 +91,26 @@ class DatabaseConfig(StepConfig):
         return self
 
 
-class DatabaseExecutor:
+class DatabaseExecutor(EgressBoundExecutor):
     type_name: ClassVar[str] = "database"
     config_model: ClassVar[type[DatabaseConfig]] = DatabaseConfig
 
     def execute(self, config: DatabaseConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
         self._refuse_raw_template(ctx)
-        url = db_connections.resolve_url(config.connection, secret_lookup(ctx))
+        url = db_connections.resolve_url(config.connection, secret_lookup(ctx), trusted=ctx.trusted)
         kind = db_connections.kind_of(url)
         timeout = effective_timeout(config.timeout, ctx) or config.timeout
         secrets = secret_values(db_connections.url_password(url))
         where = f"database {config.connection!r} ({kind}) {config.operation}"
         ctx.log(f"{where} on {url_for_humans(url)}")
+        policy = self.egress_policy()
         try:
             if kind == "mongodb":
+                db_connections.check_mongodb(url, policy, trusted=ctx.trusted, timeout=timeout)
                 output = self._mongo(config, inputs, url, timeout)
             else:
-                output = self._sql(config, inputs, url, kind, timeout)
+                output = self._sql(config, inputs, url, kind, timeout, policy, ctx.trusted)
         except StepError as exc:
             exc.cause = scrub(f"{where}: {exc.cause}", secrets, ctx.mask)
             raise
@@ -123,14 +130,15 @@ class DatabaseExecutor:
         if isinstance(raw, Mapping) and isinstance(raw.get("sql"), str) and "{{" in raw["sql"]:
             raise StepError("Database.TemplateInSql", TEMPLATE_IN_SQL, retryable=False)
 
-    def _sql(self, config: DatabaseConfig, inputs: dict[str, Any], url: str, kind: str, timeout: float) -> Any:
+    def _sql(self, config: DatabaseConfig, inputs: dict[str, Any], url: str, kind: str, timeout: float,
+             policy: EgressPolicy, trusted: bool) -> Any:
         if config.operation not in SQL_OPERATIONS:
             raise StepError("Database.WrongOperation", f"{config.operation} is a MongoDB operation; use query, "
                             "execute or insert on a SQL connection", retryable=False)
         if config.operation == "insert" and config.collection:
             raise StepError("Database.WrongOperation", "a SQL connection inserts into a `table`, not a "
                             "`collection`", retryable=False)
-        pool = db_connections.sql_pool(url, connect_timeout=timeout)
+        pool = db_connections.sql_pool(url, connect_timeout=timeout, policy=policy, trusted=trusted)
         with pool.connection() as conn:
             session = db_sql.SqlSession(conn, kind, timeout)
             if config.operation == "query":

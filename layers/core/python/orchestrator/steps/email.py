@@ -1,9 +1,10 @@
 """The ``email`` step: one message over SMTP, plain text and/or HTML (multipart/alternative).
 
 The server is configuration more than workflow text (seed 002's executor loads its SMTP config once):
-each of host, port, security, username, password and from may come from the step's config or else from
-the environment, ``ORCHESTRATOR_SMTP_HOST`` / ``_PORT`` / ``_SECURITY`` / ``_USERNAME`` / ``_PASSWORD`` /
-``_FROM``; the password also from the secret ``ORCHESTRATOR_SMTP_PASSWORD``. A step's own values win.
+the operator's relay is ``ORCHESTRATOR_SMTP_HOST`` / ``_PORT`` / ``_SECURITY`` / ``_USERNAME`` /
+``_PASSWORD`` / ``_FROM`` in the environment. A step that names no ``host`` sends through the relay, and
+its own values win over the relay's for the other keys. A step that names its own ``host`` brings its
+own server: none of the relay's settings apply, so the relay's credentials can never be sent elsewhere.
 
 ``template: name`` (seed 002) reads ``templates/<name>.yaml`` next to the workflow file, a mapping with
 ``subject`` / ``body`` / ``html``; its templates are rendered like the step's config, and the step's own
@@ -27,10 +28,10 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import Field, SecretStr, ValidationError, model_validator
 
+from orchestrator.domain import safe_yaml
 from orchestrator.domain.durations import Duration
 from orchestrator.steps import smtp
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult
-from orchestrator.steps.config_secrets import secret_lookup
 from orchestrator.steps.egress import EgressBoundExecutor
 from orchestrator.steps.email_addresses import Address, Addresses, bare_address
 from orchestrator.steps.limits import effective_timeout
@@ -47,8 +48,8 @@ class EmailConfig(StepConfig):
     port: int | None = Field(None, ge=1, le=65535, description="Default: env, else 587 starttls, 465 tls, 25.")
     security: smtp.Security = Field("starttls", description="Default: env ORCHESTRATOR_SMTP_SECURITY, else starttls.")
     username: str | None = None
-    password: SecretStr | None = Field(None, description="Write {{secrets.name}}; default: env or secret "
-                                       "ORCHESTRATOR_SMTP_PASSWORD.")
+    password: SecretStr | None = Field(None, description="Write {{secrets.name}}; default (no host given): "
+                                       "env ORCHESTRATOR_SMTP_PASSWORD.")
     sender: Address | None = Field(None, alias="from", description="Default: env ORCHESTRATOR_SMTP_FROM.")
     to: Addresses = Field(default_factory=list)
     cc: Addresses = Field(default_factory=list)
@@ -89,7 +90,11 @@ class EmailExecutor(EgressBoundExecutor):
     def execute(self, config: EmailConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
         policy = self.egress_policy()
-        config = with_server_defaults(config, ctx)
+        uses_relay = config.host is None
+        config = with_server_defaults(config)
+        if uses_relay and config.host:
+            # the operator's relay: reachable wherever it is (often localhost), and only it
+            policy = policy.for_operator_endpoint(config.host)
         server = smtp.SmtpServer(
             host=config.host or "",
             port=config.port or smtp.DEFAULT_PORTS[config.security],
@@ -120,16 +125,14 @@ class EmailExecutor(EgressBoundExecutor):
         return StepResult(output=output, started_at=started, finished_at=time.time())
 
 
-def with_server_defaults(config: EmailConfig, ctx: StepContext) -> EmailConfig:
-    """``config`` with the server settings it leaves unset taken from ORCHESTRATOR_SMTP_* (and the
-    password secret); ``Email.NotConfigured`` names what is still missing."""
+def with_server_defaults(config: EmailConfig) -> EmailConfig:
+    """``config`` with the relay's settings (ORCHESTRATOR_SMTP_*) where it names no host of its own;
+    ``Email.NotConfigured`` names what is still missing."""
     given = config.model_dump(by_alias=True, exclude_unset=True)
-    defaults = {key: os.environ[ENV_PREFIX + key.upper()] for key in SERVER_KEYS
-                if os.environ.get(ENV_PREFIX + key.upper()) and key not in given}
-    if "password" not in given and "password" not in defaults and (given.get("username") or defaults.get("username")):
-        password = secret_lookup(ctx)(ENV_PREFIX + "PASSWORD")
-        if password:
-            defaults["password"] = password
+    # a step with its own host gets nothing of the relay: its username and password would go to that host
+    defaults = {} if "host" in given else {
+        key: os.environ[ENV_PREFIX + key.upper()] for key in SERVER_KEYS
+        if os.environ.get(ENV_PREFIX + key.upper()) and key not in given}
     if defaults:
         merged = {**given, **defaults}
         if isinstance(merged.get("password"), SecretStr):
@@ -172,7 +175,7 @@ def _load_template(name: str, ctx: StepContext) -> dict[str, Any]:
     if path is None:
         raise StepError("Email.TemplateNotFound", f"template {name!r}: no {directory}/{name}.yaml", retryable=False)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise StepError("Email.InvalidTemplate", f"template {path}: {exc}", retryable=False) from None
     if not isinstance(data, dict) or not set(data) <= {"subject", "body", "html"}:

@@ -7,6 +7,10 @@ helpers still running, the whole group gets SIGKILL.
 
 One thread does all the I/O with a selector (as ``Popen.communicate`` does), so nothing can block on
 a full pipe: stdin is written as the child reads it, stdout and stderr are drained as they fill.
+
+A ``Launcher`` (steps/sandbox.py) may wrap the child: it passes descriptors, is told once the child
+started, and is asked to kill whatever it runs (a sandbox's whole pid namespace) with the group. A
+``cancelled`` event, polled every ``CANCEL_POLL_SECONDS``, kills the group as the deadline does.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 #: once the leader has exited and its group is killed, how long to keep draining pipes that something
 #: outside the group (a daemon that called setsid) may still hold open
@@ -28,6 +33,8 @@ _DRAIN_GRACE_SECONDS = 1.0
 _READ_CHUNK = 64 * 1024
 #: how often to look for the leader's exit where no pidfd tells us
 _POLL_SECONDS = 0.02
+#: how often a running child looks at its ``cancelled`` event
+CANCEL_POLL_SECONDS = 0.1
 
 
 @dataclass
@@ -36,6 +43,15 @@ class ProcessOutcome:
     stdout: bytes
     timed_out: bool = False
     stdout_overflow: bool = False
+    cancelled: bool = False
+
+
+class Launcher(Protocol):
+    pass_fds: tuple[int, ...]
+
+    def after_start(self, proc: subprocess.Popen[bytes]) -> None: ...
+
+    def kill(self) -> None: ...
 
 
 def run_process_group(
@@ -47,6 +63,8 @@ def run_process_group(
     timeout: float | None,
     max_stdout_bytes: int,
     on_stderr: Callable[[bytes], None],
+    launcher: Launcher | None = None,
+    cancelled: threading.Event | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` (never through a shell) and return once it and its process group are gone."""
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -59,13 +77,16 @@ def run_process_group(
         stderr=subprocess.PIPE,
         start_new_session=True,
         close_fds=True,
+        pass_fds=launcher.pass_fds if launcher is not None else (),
     )
-    group = _ProcessGroup(proc)
+    group = _ProcessGroup(proc, launcher)
     stdout = bytearray()
-    timed_out = overflow = False
+    timed_out = overflow = was_cancelled = False
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     pending_stdin = memoryview(stdin)
     try:
+        if launcher is not None:
+            launcher.after_start(proc)
         with selectors.DefaultSelector() as selector:
             if pending_stdin:
                 os.set_blocking(proc.stdin.fileno(), False)
@@ -91,7 +112,13 @@ def run_process_group(
                     timed_out = True
                     group.kill()
                     break
+                elif cancelled is not None and cancelled.is_set():
+                    was_cancelled = True
+                    group.kill()
+                    break
                 limit = _POLL_SECONDS if group.exit_fd is None or drain_until is not None else None
+                if cancelled is not None:
+                    limit = CANCEL_POLL_SECONDS if limit is None else min(limit, CANCEL_POLL_SECONDS)
                 if deadline is not None:
                     remaining = max(0.0, deadline - now)
                     limit = remaining if limit is None else min(limit, remaining)
@@ -120,7 +147,8 @@ def run_process_group(
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             with contextlib.suppress(OSError):
                 pipe.close()
-    return ProcessOutcome(returncode, bytes(stdout[:max_stdout_bytes]), timed_out=timed_out, stdout_overflow=overflow)
+    return ProcessOutcome(returncode, bytes(stdout[:max_stdout_bytes]), timed_out=timed_out, stdout_overflow=overflow,
+                          cancelled=was_cancelled)
 
 
 def _write_some(selector: selectors.BaseSelector, pipe: IO[bytes], pending: memoryview) -> memoryview:
@@ -147,8 +175,9 @@ class _ProcessGroup:
     leader, and surviving group members still hold the id.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], launcher: Launcher | None = None) -> None:
         self.proc = proc
+        self.launcher = launcher
         self.pgid = proc.pid  # start_new_session: the child leads a new group with its own pid
         self._exited = False
         #: a pidfd (Linux) turns "the leader exited" into a selector event instead of polling
@@ -167,6 +196,8 @@ class _ProcessGroup:
         return self._exited
 
     def kill(self) -> None:
+        if self.launcher is not None:
+            self.launcher.kill()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, signal.SIGKILL)
 

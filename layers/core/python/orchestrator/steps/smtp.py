@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 from orchestrator.steps.base import StepError
-from orchestrator.steps.egress import EgressPolicy, system_resolver
+from orchestrator.steps.egress import EgressPolicy
 
 Security = Literal["starttls", "tls", "none"]
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "tls": 465, "none": 25}
@@ -47,7 +47,7 @@ def _guarded_socket(smtp: smtplib.SMTP, policy: EgressPolicy, host: str, port: i
     """Resolve ``host`` once, let the egress policy judge every address, connect to a checked one: the
     same rule as outbound HTTP (``egress.py``), with no second lookup for DNS rebinding to slip into."""
     last_error: OSError | None = None
-    for address in policy.check(host, system_resolver(host, port)):
+    for address in policy.resolve(host, port):
         try:
             return socket.create_connection((address, port), timeout, smtp.source_address)
         except OSError as exc:

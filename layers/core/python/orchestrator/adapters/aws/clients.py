@@ -19,10 +19,12 @@ _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 class LazyClient:
-    def __init__(self, service: str, *, region: str | None = None, client: Any = None) -> None:
+    def __init__(self, service: str, *, region: str | None = None, client: Any = None,
+                 config: Config | None = None) -> None:
         self.service = service
         self.region = region
         self._client = client
+        self._config = config or _CLIENT_CONFIG
         self._lock = threading.Lock()
 
     def get(self) -> Any:
@@ -30,7 +32,7 @@ class LazyClient:
             with self._lock:
                 if self._client is None:
                     # region None: boto3 reads AWS_REGION / AWS_DEFAULT_REGION / the profile
-                    self._client = boto3.client(self.service, region_name=self.region, config=_CLIENT_CONFIG)
+                    self._client = boto3.client(self.service, region_name=self.region, config=self._config)
         return self._client
 
 

@@ -19,14 +19,10 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvi
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from orchestrator.ports.secrets import SecretNotFound
+from orchestrator.ports.secrets import SecretNotFound, SecretsBackendError
 
 DEFAULT_MAX_AGE_SECONDS = 300
 _NOT_FOUND_CODES = {"ParameterNotFound", "ResourceNotFoundException"}
-
-
-class SecretsBackendError(RuntimeError):
-    """The backend could not answer (permissions, throttling, network): the secret may well exist."""
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -65,6 +61,10 @@ class _ProviderSecrets(ABC):
         if isinstance(value, bytes):  # a binary Secrets Manager secret
             return value.decode("utf-8")
         return str(value)
+
+    def forget_cached(self) -> None:
+        """Drop cached values (after this process changed a secret)."""
+        self._provider.clear_cache()
 
 
 class ParameterStoreSecrets(_ProviderSecrets):

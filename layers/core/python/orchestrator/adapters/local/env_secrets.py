@@ -1,8 +1,10 @@
-"""Secrets from environment variables, and from a ``.env`` file for local runs (``secrets_backend=env``).
+"""The operator's shared secrets: environment variables with a mandatory prefix, and a ``.env`` file.
 
-``{{secrets.api_token}}`` with ``ORCHESTRATOR_SECRETS_ENV_PREFIX=ORCH_SECRET_`` looks up, in order:
-``ORCH_SECRET_api_token``, then ``ORCH_SECRET_API_TOKEN`` (the name upper-cased, every character that
-cannot be in a variable name made ``_``); first in the process environment, then in the ``.env`` file.
+``{{secrets.api_token}}`` with the default prefix ``ORCHESTRATOR_SECRET_`` looks up, in order:
+``ORCHESTRATOR_SECRET_api_token``, then ``ORCHESTRATOR_SECRET_API_TOKEN`` (the name upper-cased, every
+character that cannot be in a variable name made ``_``); first in the process environment, then in the
+``.env`` file. No other variable is ever read: the prefix cannot be empty, and names that spell a server
+setting are refused (``domain.tenancy.check_secret_name``).
 The environment wins, as with python-dotenv's defaults. The file is read once, when first needed, and
 never copied into ``os.environ``: scripts and other child processes must not inherit secrets.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from orchestrator.domain.tenancy import SecretNameNotAllowed, check_secret_name
 from orchestrator.ports.secrets import SecretNotFound
 
 _NOT_IN_VARIABLE_NAMES = re.compile(r"[^A-Za-z0-9_]")
@@ -32,10 +35,12 @@ def variable_names(prefix: str, name: str) -> list[str]:
 class EnvSecrets:
     def __init__(
         self,
-        prefix: str = "",
+        prefix: str,
         env_file: Path | None = Path(".env"),
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        if not prefix:
+            raise ValueError("environment secrets need a prefix: without one every server variable is a secret")
         self.prefix = prefix
         self.env_file = env_file
         self._environ = os.environ if environ is None else environ
@@ -51,6 +56,10 @@ class EnvSecrets:
             return self._file_values
 
     def get(self, name: str) -> str:
+        try:
+            check_secret_name(name)
+        except SecretNameNotAllowed as error:
+            raise SecretNotFound(str(error)) from None
         candidates = variable_names(self.prefix, name)
         for source in (self._environ, self._from_file()):
             for variable in candidates:

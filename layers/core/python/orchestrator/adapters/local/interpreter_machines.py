@@ -26,6 +26,7 @@ from orchestrator.ports.state_machines import (
     StateMachineNotFound,
     TaskNotFound,
 )
+from orchestrator.services import cancellation
 
 REPORTER_THREADS = 4
 
@@ -74,6 +75,7 @@ class LocalStateMachines:
     def stop_execution(self, execution_arn: str, error: str | None = None, cause: str | None = None) -> None:
         if execution_arn not in self._handles and not self.interpreter.checkpoints.load(execution_arn):
             raise ExecutionNotFound(execution_arn)
+        cancellation.cancel(execution_arn.rsplit(":", 1)[-1])  # its running steps stop too (scripts are killed)
         self.interpreter.stop(execution_arn, error, cause)
 
     def describe_execution(self, execution_arn: str) -> ExecutionDescription:

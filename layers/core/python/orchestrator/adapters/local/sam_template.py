@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from orchestrator.domain import safe_yaml
+
 
 class TemplateError(ValueError):
     pass
@@ -85,7 +87,7 @@ def _function_arn_target(value: Any) -> str | None:
 def load_sam_template(path: Path) -> SamTemplate:
     path = path.resolve()
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506
+        document = safe_yaml.safe_load(path.read_text(encoding="utf-8"), _CloudFormationLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: cannot read SAM template: {exc}") from exc
     root = path.parent

@@ -3,14 +3,23 @@ reconciler) in a child process, both on the SQLite store under ORCHESTRATOR_HOME
 
 Two processes because one Python process runs on one core, however many threads it has: under load the
 API and the workflows it starts would share it. See engine_link.py for what crosses between them.
+
+One server per home: ``LocalServer`` first takes an exclusive lock on ``<home>/serve.lock`` (flock, held
+until it stops or dies, kill -9 included: the kernel drops it with the process). A second server on the
+same home gets ``HomeInUse`` before it touches anything (its engine would take over the first one's link
+socket); the CLI says so in one line and exits with 2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 import uvicorn
 from fastapi import FastAPI
@@ -41,6 +50,45 @@ EVENT_POLL_SECONDS = 0.25
 ENGINE_CHECK_SECONDS = 1.0
 
 
+#: the file under ORCHESTRATOR_HOME that the serving process holds locked (it holds that process's pid)
+LOCK_FILE = "serve.lock"
+
+
+class HomeInUse(RuntimeError):
+    """Another process serves this home already."""
+
+    def __init__(self, home: Path, pid: str) -> None:
+        self.home = home
+        self.pid = pid
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(f"{home} is already served by {who}; stop it first, or give this server its own "
+                         "ORCHESTRATOR_HOME")
+
+
+def lock_home(home: Path) -> IO[str] | None:
+    """The open, exclusively locked ``<home>/serve.lock`` (keep it open while serving; closing it unlocks);
+    HomeInUse when another process holds it. None where flock does not exist (not POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = (home / LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        pid = handle.read(20).strip()
+        handle.close()
+        raise HomeInUse(home, pid) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 @dataclass
 class LocalServer:
     settings: Settings
@@ -51,8 +99,10 @@ class LocalServer:
     _engine: subprocess.Popen[bytes] | None = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
     _engine_stopped: threading.Event = field(init=False, default_factory=threading.Event)
+    _home_lock: IO[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        self._home_lock = lock_home(self.settings.home)  # HomeInUse: before anything touches the home
         self.store = get_store(self.settings)
         self._secret = new_secret()
         self.link = EngineLink(socket_path(self.settings.home), self._secret)
@@ -97,6 +147,10 @@ class LocalServer:
         if self._engine is not None:
             stop_engine(self._engine)
         self._engine_stopped.set()
+        if self._home_lock is not None:
+            with contextlib.suppress(OSError):
+                self._home_lock.close()  # unlocks
+            self._home_lock = None
 
     def bind(self) -> socket.socket:
         """The listening address, taken before anything starts: a busy port fails here (OSError), not after

@@ -9,9 +9,11 @@ from orchestrator.adapters.mongo.api_keys import MongoApiKeys
 from orchestrator.adapters.mongo.collections import Collections
 from orchestrator.adapters.mongo.data_plane import MongoBlobs, MongoCheckpointStore, MongoStepResultStore
 from orchestrator.adapters.mongo.executions import MongoExecutions
+from orchestrator.adapters.mongo.secret_rows import MongoSecretRows
 from orchestrator.adapters.mongo.stats import MongoStats
 from orchestrator.adapters.mongo.steps import MongoStepsAndLogs
 from orchestrator.adapters.mongo.triggers import MongoTriggers
+from orchestrator.adapters.mongo.webhook_deliveries import MongoWebhookDeliveries
 from orchestrator.adapters.mongo.workflows import MongoWorkflows
 
 DEFAULT_DATABASE = "orchestrator"
@@ -37,6 +39,8 @@ class MongoStore(
         self.checkpoints = MongoCheckpointStore(self._collections)
         self.step_results = MongoStepResultStore(self._collections)
         self.blobs = MongoBlobs(self._collections)
+        self.webhook_deliveries = MongoWebhookDeliveries(database)
+        self.secrets = MongoSecretRows(database)
 
     @classmethod
     def from_uri(cls, uri: str, database_name: str | None = None) -> MongoStore:

@@ -56,7 +56,8 @@ class Database:
             self._shared = self._open()
             self._use_lock = threading.RLock()
         else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # 0700: the store holds every owner's records; other users of the machine have no business there
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.connection()  # creates the file and brings its schema up to date now, not on first use
 
     def _open(self) -> _Connection:

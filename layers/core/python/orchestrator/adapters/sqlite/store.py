@@ -8,9 +8,11 @@ from orchestrator.adapters.sqlite.api_keys import SqliteApiKeys
 from orchestrator.adapters.sqlite.data_plane import SqliteBlobs, SqliteCheckpointStore, SqliteStepResultStore
 from orchestrator.adapters.sqlite.database import IN_MEMORY, Database
 from orchestrator.adapters.sqlite.executions import SqliteExecutions
+from orchestrator.adapters.sqlite.secret_rows import SqliteSecretRows
 from orchestrator.adapters.sqlite.stats import SqliteStats
 from orchestrator.adapters.sqlite.steps import SqliteStepsAndLogs
 from orchestrator.adapters.sqlite.triggers import SqliteTriggers
+from orchestrator.adapters.sqlite.webhook_deliveries import SqliteWebhookDeliveries
 from orchestrator.adapters.sqlite.workflows import SqliteWorkflows
 
 
@@ -29,6 +31,8 @@ class SqliteStore(
         self.checkpoints = SqliteCheckpointStore(self._db)
         self.step_results = SqliteStepResultStore(self._db)
         self.blobs = SqliteBlobs(self._db)
+        self.webhook_deliveries = SqliteWebhookDeliveries(self._db)
+        self.secrets = SqliteSecretRows(self._db)
 
     @classmethod
     def in_memory(cls) -> SqliteStore:

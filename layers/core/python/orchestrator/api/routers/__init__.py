@@ -7,6 +7,7 @@ from orchestrator.api.routers import (
     executions,
     health,
     metrics,
+    secrets,
     steps,
     triggers,
     workflows,
@@ -20,6 +21,7 @@ RESOURCE_ROUTERS = (
     events_sse.router,
     steps.router,
     api_keys.router,
+    secrets.router,
     health.router,
     metrics.router,
 )

@@ -10,7 +10,6 @@ events may trigger, or None for every owner's (an admin key). Bodies are read up
 
 # no `from __future__ import annotations`: FastAPI must see the dependencies in the route signatures,
 # and they are closures of create_inbound_router, out of reach of a deferred annotation's evaluation
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -22,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from orchestrator.adapters.trigger_factory import get_trigger_service
 from orchestrator.api.errors import ApiError, error_response
 from orchestrator.api.schemas import ErrorResponse, ExecutionResponse
+from orchestrator.domain.strict_json import UnsafeJson, strict_loads
+from orchestrator.services.inbound_triggers import WebhookReplayed
 from orchestrator.services.trigger_errors import (
     InvalidEvent,
     InvalidTriggerConfig,
@@ -46,6 +47,7 @@ _STATUS: dict[type[TriggerError], int] = {
     WebhookNotFound: 404,
     WebhookMethodNotAllowed: 405,
     TriggerInactive: 409,
+    WebhookReplayed: 409,
     InvalidTriggerConfig: 422,
     WebhookSecretUnavailable: 503,
 }
@@ -85,10 +87,12 @@ def create_inbound_router(
     event_scope: Callable[..., str | None],
     trigger_service: Callable[[], TriggerService] = get_trigger_service,
     max_body_bytes: int | None = None,
+    max_json_depth: int | None = None,
 ) -> APIRouter:
     """The router; ``event_scope`` is the API-key dependency described in the module doc."""
     router = APIRouter(tags=["triggers"])
     limit = max_body_bytes or get_settings().max_request_bytes
+    max_depth = max_json_depth or get_settings().max_json_depth
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorResponse} for status in (400, 401, 404, 405, 409, 413, 503)
     }
@@ -119,7 +123,10 @@ def create_inbound_router(
         try:
             body = await _read_body(request, limit)
             try:
-                event = json.loads(body)
+                event = strict_loads(body, max_depth=max_depth)
+            except UnsafeJson as unsafe:
+                raise ApiError(400, "invalid_json", f"the body is not acceptable JSON: {unsafe}",
+                               details={"location": unsafe.location}) from None
             except ValueError:
                 raise ApiError(400, "invalid_json", "the body is not JSON: send one event object") from None
             executions = await run_in_threadpool(triggers.publish_event, event, owner_id=owner_id)

@@ -12,6 +12,7 @@ from orchestrator.api.context import Context
 from orchestrator.api.pagination import PageParams, page_of_list
 from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
+    SECRET_MASK,
     PageResponse,
     TriggerCreate,
     TriggerResponse,
@@ -62,7 +63,10 @@ def update_trigger(trigger_id: TriggerId, body: TriggerUpdate, principal: Curren
     """``config`` is merged into the stored one (seed 002: ``{"config": {"cron": "0 3 * * *"}}`` keeps the
     time zone); ``null`` removes a key. The type cannot change: make a new trigger."""
     trigger = visible_trigger(context, principal, trigger_id)
-    updated = context.triggers.update(trigger, name=body.name, config_patch=body.config, is_enabled=body.is_enabled)
+    patch = body.config
+    if patch is not None and patch.get("secret") == SECRET_MASK:  # a config read back: keep the stored secret
+        patch = {name: value for name, value in patch.items() if name != "secret"}
+    updated = context.triggers.update(trigger, name=body.name, config_patch=patch, is_enabled=body.is_enabled)
     return TriggerResponse.of(updated)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Path, Query, Response
 
@@ -28,6 +28,7 @@ from orchestrator.api.schemas import (
     WorkflowVersionResponse,
     WorkflowVersionSummary,
     error_responses,
+    restore_masked_secrets,
 )
 from orchestrator.domain.records import ExecutionStatus, WorkflowRecord, WorkflowStatus
 
@@ -47,6 +48,18 @@ def _tag_list(values: list[str]) -> list[str]:
     return [tag.strip() for value in values for tag in value.split(",") if tag.strip()]
 
 
+def _unmasked(definition: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """A definition read back (literal webhook secrets masked as "***") with the stored secrets restored;
+    422 for a mask that stands for no stored secret (it would become the secret "***")."""
+    restored, unmatched = restore_masked_secrets(definition, current)
+    if unmatched:
+        message = ('"***" stands for a hidden secret, and no stored trigger of this type, path and method has '
+                   "one: send the secret itself or a {{secrets.<name>}} reference")
+        raise ApiError(422, "validation_error", "the request is not valid",
+                       details={"problems": [{"location": location, "message": message} for location in unmatched]})
+    return restored
+
+
 def _expected_version(body: WorkflowUpdate, if_match: str | None) -> int | None:
     if body.expected_version is not None:
         return body.expected_version
@@ -63,7 +76,7 @@ def _expected_version(body: WorkflowUpdate, if_match: str | None) -> int | None:
 def create_workflow(body: WorkflowCreate, principal: CurrentPrincipal, context: Context, response: Response) -> WorkflowDetail:
     workflow = context.workflows.create(
         owner_id=owner_of_new_record(principal, body.owner_id),
-        definition=body.definition,
+        definition=_unmasked(body.definition, {}),
         name=body.name,
         description=body.description,
         tags=body.tags,
@@ -112,8 +125,11 @@ def update_workflow(
 ) -> WorkflowDetail:
     workflow = visible_workflow(context, principal, workflow_id)
     changes = body.model_dump(exclude_none=True, exclude={"definition", "expected_version"})
+    definition = body.definition
+    if definition is not None:  # a definition read back: its masked secrets are the stored ones
+        definition = _unmasked(definition, context.workflows.current_definition(workflow))
     updated = context.workflows.update(
-        workflow, definition=body.definition, expected_version=_expected_version(body, if_match), **changes
+        workflow, definition=definition, expected_version=_expected_version(body, if_match), **changes
     )
     return _detail(context, updated, response)
 
