@@ -15,28 +15,16 @@ from pathlib import Path
 import pytest
 from test_script_sandbox import host_processes, marker, wait_until
 
-from orchestrator.adapters import factories
 from orchestrator.adapters.local import runtime as runtime_module
-from orchestrator.adapters.store_factory import close_stores
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus, StepStatus, WorkflowRecord, WorkflowStatus
 from orchestrator.services import step_execution
-from orchestrator.settings import get_settings
 from orchestrator.steps import sandbox
+from support.process_wiring import reset_process_wiring
 
 SLOTS = 20
 PROBE = sandbox.probe()
 pytestmark = pytest.mark.skipif(not PROBE.available, reason=f"no bubblewrap sandbox can run here: {PROBE.reason}")
-
-
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    runtime_module.get_local_runtime.cache_clear()
-    factories.get_step_runner_ports.cache_clear()
-    factories.get_blobs.cache_clear()
-    factories.get_state_machines.cache_clear()
-    factories.get_pause_gate_ports.cache_clear()
-    close_stores()
 
 
 @pytest.fixture
@@ -45,13 +33,13 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[runtime
     monkeypatch.setenv("ORCHESTRATOR_STORE", "sqlite")
     slots = concurrent.futures.ThreadPoolExecutor(max_workers=SLOTS, thread_name_prefix="step-slot")
     monkeypatch.setattr(step_execution, "_EXECUTOR_THREADS", slots)
-    _reset_caches()
+    reset_process_wiring()
     local = runtime_module.get_local_runtime()
     local.start()
     yield local
     local.stop()
     slots.shutdown(wait=False, cancel_futures=True)
-    _reset_caches()
+    reset_process_wiring()
 
 
 def _workflow(runtime: runtime_module.LocalRuntime, name: str, code: str) -> WorkflowRecord:

@@ -8,21 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters import factories
 from orchestrator.adapters.local import runtime as runtime_module
-from orchestrator.adapters.store_factory import close_stores
 from orchestrator.domain.records import ExecutionRecord, WorkflowRecord, WorkflowStatus
-from orchestrator.settings import get_settings
-
-
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    runtime_module.get_local_runtime.cache_clear()
-    factories.get_step_runner_ports.cache_clear()
-    factories.get_blobs.cache_clear()
-    factories.get_state_machines.cache_clear()
-    factories.get_pause_gate_ports.cache_clear()
-    close_stores()
+from support.process_wiring import reset_process_wiring
 
 
 @pytest.fixture
@@ -32,12 +20,12 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[runtime
     # these tests talk to their scripts through files in tmp_path, which a sandboxed script cannot see
     # (the sandbox through this engine: tests/security/test_script_sandbox_cancel.py)
     monkeypatch.setenv("ORCHESTRATOR_SCRIPT_SANDBOX", "none")
-    _reset_caches()
+    reset_process_wiring()
     local = runtime_module.get_local_runtime()
     local.start()
     yield local
     local.stop()
-    _reset_caches()
+    reset_process_wiring()
 
 
 def create_workflow(runtime: runtime_module.LocalRuntime, definition: dict, *, owner: str = "owner-1") -> WorkflowRecord:

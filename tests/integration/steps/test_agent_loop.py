@@ -76,7 +76,8 @@ def context(tmp_path: Path, http: LocalHttpServer, secrets: dict[str, str] | Non
         return templates.render(value, scope, secrets=lambda name: secrets[name]).value
 
     return StepContext(execution_id="exec-1", step_id="process", workflow_dir=tmp_path,
-                       workflow_steps=workflow_steps(http), render=render, timeout_seconds=30)
+                       workflow_steps=workflow_steps(http), render=render, timeout_seconds=30,
+                       trusted=True)  # the operator's run: its ORCHESTRATOR_DB_MAIN_DB connection
 
 
 def run(tmp_path: Path, http: LocalHttpServer, inputs: dict[str, Any] | None = None, **config: Any) -> Any:

@@ -43,7 +43,7 @@ def mongo(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def run(inputs: dict[str, Any] | None = None, **config: Any) -> dict[str, Any]:
-    ctx = StepContext(execution_id="exec-1", step_id="mongo")
+    ctx = StepContext(execution_id="exec-1", step_id="mongo", trusted=True)  # the operator's connection
     full = {"connection": "main_db", **config}
     return DatabaseExecutor().execute(DatabaseConfig.model_validate(full), inputs or {}, ctx).output
 

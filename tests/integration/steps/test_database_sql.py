@@ -74,7 +74,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
 
 
 def run(inputs: dict[str, Any] | None = None, raw: dict[str, Any] | None = None, **config: Any) -> dict[str, Any]:
-    ctx = StepContext(execution_id="exec-1", step_id="save", workflow_steps={"save": {"config": raw or config}})
+    # the operator's run: its ORCHESTRATOR_DB_* connections (tenants' reach: tests/security/test_database_reach.py)
+    ctx = StepContext(execution_id="exec-1", step_id="save", workflow_steps={"save": {"config": raw or config}},
+                      trusted=True)
     full = {"connection": "main_db", **config}
     return DatabaseExecutor().execute(DatabaseConfig.model_validate(full), inputs or {}, ctx).output
 
@@ -285,7 +287,7 @@ def test_connection_url_from_a_secret(tmp_path: Path, monkeypatch: pytest.Monkey
         name = value.removeprefix("{{secrets.").removesuffix("}}")
         return secrets[name]
 
-    ctx = StepContext(execution_id="e", step_id="s", render=render)
+    ctx = StepContext(execution_id="e", step_id="s", render=render, trusted=True)
     config = DatabaseConfig(connection="vaulted", operation="query", sql="SELECT 41 + 1 AS answer")
     # When the step runs
     output = DatabaseExecutor().execute(config, {}, ctx).output

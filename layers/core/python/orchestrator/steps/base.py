@@ -67,8 +67,9 @@ class StepContext:
     logs: list[str] = field(default_factory=list)
     #: whose execution this is; None for the single-user ``orchestrator run`` (no tenants)
     owner_id: str | None = None
-    #: the owner is the operator (the admin owner, or the single-user run): may use server-wide resources
-    trusted: bool = True
+    #: the owner is the operator (the admin owner, or the single-user run): may use server-wide resources.
+    #: False unless the runner says so: a context built without thought gets a tenant's rights, not more
+    trusted: bool = False
     #: set when the execution is cancelled (services/cancellation.py): long-running executors stop at once
     cancelled: threading.Event | None = None
 

@@ -13,6 +13,7 @@ from pymongo import IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from orchestrator.adapters.mongo.own_collection import OwnCollection
 from orchestrator.domain.records import as_timestamp, utcnow
 from orchestrator.ports.webhook_deliveries import WebhookDelivery
 
@@ -21,34 +22,24 @@ COLLECTION = "webhook_deliveries"
 
 class MongoWebhookDeliveries:
     def __init__(self, database: Database) -> None:
-        self._collection = database.get_collection(COLLECTION)
-        self._ready = False
-
-    def _ensure_indexes(self) -> None:
-        if not self._ready:
-            self._collection.create_indexes([
-                IndexModel("key", unique=True),
-                IndexModel("expires_at", expireAfterSeconds=0),
-            ])
-            self._ready = True
+        self._own = OwnCollection(database, COLLECTION, [IndexModel("key", unique=True),
+                                                         IndexModel("expires_at", expireAfterSeconds=0)])
 
     def claim(self, key: str, expires_at: datetime, *, now: datetime | None = None) -> WebhookDelivery | None:
-        self._ensure_indexes()
+        collection = self._own.get()
         current = as_timestamp(now or utcnow())
-        self._collection.delete_many({"expires_at": {"$lte": current}})
+        collection.delete_many({"expires_at": {"$lte": current}})
         try:
-            self._collection.insert_one({"key": key, "expires_at": as_timestamp(expires_at), "execution_id": None})
+            collection.insert_one({"key": key, "expires_at": as_timestamp(expires_at), "execution_id": None})
         except DuplicateKeyError:
-            document = self._collection.find_one({"key": key}, {"_id": 0})
+            document = collection.find_one({"key": key}, {"_id": 0})
             if document is None:  # released or purged in between: try once more
                 return self.claim(key, expires_at, now=now)
             return WebhookDelivery(document["key"], document["expires_at"], document.get("execution_id"))
         return None
 
     def complete(self, key: str, execution_id: str) -> None:
-        self._ensure_indexes()
-        self._collection.update_one({"key": key}, {"$set": {"execution_id": execution_id}})
+        self._own.get().update_one({"key": key}, {"$set": {"execution_id": execution_id}})
 
     def release(self, key: str) -> None:
-        self._ensure_indexes()
-        self._collection.delete_one({"key": key})
+        self._own.get().delete_one({"key": key})

@@ -1,6 +1,6 @@
 """Owners' sealed secrets in SQLite: ciphertext only (``adapters.local.secret_cipher`` seals them).
 
-The table is created here, idempotently, rather than by a numbered migration: the rows are opaque to
+The table is created on first use (own_tables.py) rather than by a numbered migration: the rows are opaque to
 the rest of the store, and nothing else reads or joins them.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from orchestrator.adapters.sqlite.database import Database
+from orchestrator.adapters.sqlite.own_tables import OwnTables
 from orchestrator.domain.records import format_timestamp, utcnow
 from orchestrator.ports.secrets import SecretInfo
 
@@ -30,16 +31,10 @@ def _info(row: object) -> SecretInfo:
 class SqliteSecretRows:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._ready = False
-
-    def _ensure_table(self) -> None:
-        if not self._ready:
-            with self._db.write() as connection:
-                connection.execute(_SCHEMA)
-            self._ready = True
+        self._tables = OwnTables(db, (_SCHEMA,))
 
     def put_sealed(self, owner_id: str, name: str, sealed: bytes) -> SecretInfo:
-        self._ensure_table()
+        self._tables.ensure()
         now = format_timestamp(utcnow())
         with self._db.write() as connection:
             row = connection.execute(
@@ -51,18 +46,18 @@ class SqliteSecretRows:
         return _info(row)
 
     def get_sealed(self, owner_id: str, name: str) -> bytes | None:
-        self._ensure_table()
+        self._tables.ensure()
         row = self._db.fetch_one("SELECT sealed FROM owner_secrets WHERE owner_id = ? AND name = ?", (owner_id, name))
         return None if row is None else bytes(row["sealed"])
 
     def list_sealed(self, owner_id: str) -> list[SecretInfo]:
-        self._ensure_table()
+        self._tables.ensure()
         rows = self._db.fetch_all(
             "SELECT name, created_at, updated_at FROM owner_secrets WHERE owner_id = ? ORDER BY name", (owner_id,))
         return [_info(row) for row in rows]
 
     def delete_sealed(self, owner_id: str, name: str) -> bool:
-        self._ensure_table()
+        self._tables.ensure()
         with self._db.write() as connection:
             deleted = connection.execute("DELETE FROM owner_secrets WHERE owner_id = ? AND name = ?", (owner_id, name))
             return bool(deleted.rowcount)

@@ -1,6 +1,6 @@
 """Accepted webhook deliveries in SQLite (``ports/webhook_deliveries.py``): one row per live key.
 
-The table is created here, idempotently, like the sealed secrets' (nothing else reads or joins it). A
+The table is created here on first use (own_tables.py): nothing else reads or joins it. A
 claim is one write transaction (``BEGIN IMMEDIATE``): purge what expired, then insert unless the key is
 there; processes sharing the file see one winner.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from orchestrator.adapters.sqlite.database import Database
+from orchestrator.adapters.sqlite.own_tables import OwnTables
 from orchestrator.domain.records import format_timestamp, utcnow
 from orchestrator.ports.webhook_deliveries import WebhookDelivery
 
@@ -26,17 +27,10 @@ _SCHEMA = (
 class SqliteWebhookDeliveries:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._ready = False
-
-    def _ensure_table(self) -> None:
-        if not self._ready:
-            with self._db.write() as connection:
-                for statement in _SCHEMA:
-                    connection.execute(statement)
-            self._ready = True
+        self._tables = OwnTables(db, _SCHEMA)
 
     def claim(self, key: str, expires_at: datetime, *, now: datetime | None = None) -> WebhookDelivery | None:
-        self._ensure_table()
+        self._tables.ensure()
         current = format_timestamp(now or utcnow())
         with self._db.write() as connection:
             connection.execute("DELETE FROM webhook_deliveries WHERE expires_at <= ?", (current,))
@@ -52,11 +46,11 @@ class SqliteWebhookDeliveries:
         return WebhookDelivery(row["key"], datetime.fromisoformat(row["expires_at"]), row["execution_id"])
 
     def complete(self, key: str, execution_id: str) -> None:
-        self._ensure_table()
+        self._tables.ensure()
         with self._db.write() as connection:
             connection.execute("UPDATE webhook_deliveries SET execution_id = ? WHERE key = ?", (execution_id, key))
 
     def release(self, key: str) -> None:
-        self._ensure_table()
+        self._tables.ensure()
         with self._db.write() as connection:
             connection.execute("DELETE FROM webhook_deliveries WHERE key = ?", (key,))
