@@ -19,12 +19,9 @@ from orchestrator.adapters.local import runtime as runtime_module
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus, StepStatus, WorkflowRecord, WorkflowStatus
 from orchestrator.services import step_execution
-from orchestrator.steps import sandbox
 from support.process_wiring import reset_process_wiring
 
 SLOTS = 20
-PROBE = sandbox.probe()
-pytestmark = pytest.mark.skipif(not PROBE.available, reason=f"no bubblewrap sandbox can run here: {PROBE.reason}")
 
 
 @pytest.fixture

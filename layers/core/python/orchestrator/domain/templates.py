@@ -258,8 +258,10 @@ class _Renderer:
             raise TemplateError(f"template {reference.text!r}: no secret store is available to resolve it")
         try:
             value = self.secrets(name)
-        except LookupError:  # the Secrets port raises SecretNotFound (a KeyError) naming the secret
-            raise TemplateError(f"template {reference.text!r}: secret '{name}' not found") from None
+        except LookupError as error:  # the Secrets port raises SecretNotFound (a KeyError) naming the secret
+            said = error.args[0] if error.args and isinstance(error.args[0], str) else ""
+            detail = said if said.startswith(("secret ", "secret name ")) else f"secret '{name}' not found"
+            raise TemplateError(f"template {reference.text!r}: {detail}") from None
         self.secret_values.add(value)
         return value
 

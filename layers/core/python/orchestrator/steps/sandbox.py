@@ -353,6 +353,14 @@ def launch(plan: SandboxPlan, bwrap: str) -> Iterator[SandboxLaunch]:
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+    # the writable scratch areas first: binds below come after, so a venv that lives under /tmp (a clone
+    # in /tmp) is bound on top of the sandbox's fresh /tmp instead of being hidden by it
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    writable = ["/dev/shm", "/tmp", SANDBOX_HOME]
+    for path in writable:
+        if features.size:
+            args += ["--size", str(plan.limits.file_size_mb << 20)]
+        args += ["--tmpfs", path]
     # directories bwrap creates for binds would get modes of its own choosing (/etc: 0700): make them first
     dirs = ["/etc", "/home", "/run"] + ([SCRIPT_DIR] if plan.script_code is not None else [])
     for path in dirs + (["/run/orchestrator"] if plan.egress_socket is not None else []):
@@ -367,14 +375,9 @@ def launch(plan: SandboxPlan, bwrap: str) -> Iterator[SandboxLaunch]:
         args += ["--ro-bind", path, path]
     # bwrap creates the directories above a bind with the host's modes (/root: 0700): let uid 1000 through
     for parent in sorted({str(p) for path in binds for p in Path(path).parents if str(p) != "/"}):
-        if not any(parent == b or parent.startswith(b.rstrip("/") + "/") for b in ("/usr", *binds)):
+        if parent not in writable and not any(parent == b or parent.startswith(b.rstrip("/") + "/")
+                                              for b in ("/usr", *binds)):
             args += ["--chmod", "0755", parent]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    writable = ["/dev/shm", "/tmp", SANDBOX_HOME]
-    for path in writable:
-        if features.size:
-            args += ["--size", str(plan.limits.file_size_mb << 20)]
-        args += ["--tmpfs", path]
     if plan.script_code is not None:
         fds.append(_data_fd(plan.script_code))
         args += ["--perms", "0444", "--ro-bind-data", str(fds[-1]), plan.script_path]
