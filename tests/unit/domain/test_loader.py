@@ -126,3 +126,19 @@ def test_files_that_are_not_utf8_are_one_problem(tmp_path):
     path.write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(WorkflowValidationError, match=r"flow.yaml: not UTF-8 text"):
         load_workflow(path)
+
+
+def test_script_files_are_checked_where_the_file_is(tmp_path):
+    # Given a workflow file whose script steps name a present file, a missing one and one outside its folder
+    (tmp_path / "present.py").write_text("print('{}')")
+    workflow = tmp_path / "wf.yaml"
+    workflow.write_text("name: scripts\nsteps:\n"
+                        "  - {id: a, type: script, config: {script: present.py}}\n"
+                        "  - {id: b, type: script, config: {script: missing.py}}\n"
+                        "  - {id: c, type: script, config: {script: ../outside.py}}\n")
+    (tmp_path.parent / "outside.py").write_text("print('{}')")
+    # When it is loaded / Then the missing and the outside files are problems at their locations, with lines
+    with pytest.raises(WorkflowValidationError) as caught:
+        load_workflow(workflow)
+    found = {(problem.location, problem.line) for problem in caught.value.problems}
+    assert found == {("steps[1].config.script", 4), ("steps[2].config.script", 5)}

@@ -18,7 +18,9 @@ import yaml
 
 from orchestrator.domain.problems import Problem, WorkflowValidationError, format_location
 from orchestrator.domain.safe_yaml import MAX_DEPTH, YamlTooComplex, check_node_graph
+from orchestrator.domain.step_tree import StepTree
 from orchestrator.domain.strict_json import UnsafeJson, first_unsafe_value, strict_loads
+from orchestrator.domain.templates import is_template
 from orchestrator.domain.validation import validate_workflow
 from orchestrator.domain.workflow import WorkflowDefinition
 
@@ -46,20 +48,43 @@ def load_workflow(path: str | Path) -> WorkflowDefinition:
         raise WorkflowValidationError(
             [Problem("", f"not UTF-8 text ({error.reason} at byte {error.start})")], str(path)
         ) from None
-    return parse_workflow(text, source_name=str(path), fmt=format_of(path.name, text))
+    return parse_workflow(text, source_name=str(path), fmt=format_of(path.name, text), base_dir=path.parent)
 
 
 def parse_workflow(
-    text: str, *, source_name: str = "<string>", fmt: Format | None = None
+    text: str, *, source_name: str = "<string>", fmt: Format | None = None, base_dir: Path | None = None
 ) -> WorkflowDefinition:
-    """The workflow in YAML or JSON text (``fmt`` guessed from ``source_name`` or the text when None)."""
+    """The workflow in YAML or JSON text (``fmt`` guessed from ``source_name`` or the text when None);
+    ``base_dir``: the file's directory, where its script steps' files must be."""
     fmt = fmt or format_of(source_name, text)
     raw, problems = _read_yaml(text) if fmt == "yaml" else _read_json(text)
     if problems and raw is None:
         raise WorkflowValidationError(problems, source_name)
+    if base_dir is not None:
+        problems = [*problems, *script_file_problems(raw, base_dir)]
     return definition_from_dict(
         raw, source_name=source_name, text=text if fmt == "yaml" else None, problems=problems
     )
+
+
+def script_file_problems(raw: Any, base_dir: Path) -> list[Problem]:
+    """Script steps whose ``script`` file is missing or outside ``base_dir`` (what ``run`` would refuse)."""
+    if not isinstance(raw, Mapping):
+        return []
+    root = base_dir.resolve()
+    found = []
+    for node in StepTree(raw).nodes:
+        config = node.raw.get("config")
+        script = config.get("script") if node.type == "script" and isinstance(config, Mapping) else None
+        if not isinstance(script, str) or is_template(script):
+            continue
+        path = (root / script).resolve()
+        location = format_location((*node.location, "config", "script"))
+        if not path.is_relative_to(root):
+            found.append(Problem(location, f"script {script!r} is outside the workflow's directory {root}"))
+        elif not path.is_file():
+            found.append(Problem(location, f"script file {script!r} not found in {root}"))
+    return found
 
 
 def definition_from_dict(
