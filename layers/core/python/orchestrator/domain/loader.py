@@ -81,9 +81,10 @@ def script_file_problems(raw: Any, base_dir: Path) -> list[Problem]:
         path = (root / script).resolve()
         location = format_location((*node.location, "config", "script"))
         if not path.is_relative_to(root):
-            found.append(Problem(location, f"script {script!r} is outside the workflow's directory {root}"))
+            found.append(Problem(location, f"step {node.id!r}: script {script!r} is outside the workflow's "
+                                           f"directory {root}"))
         elif not path.is_file():
-            found.append(Problem(location, f"script file {script!r} not found in {root}"))
+            found.append(Problem(location, f"step {node.id!r}: script file {script!r} not found in {root}"))
     return found
 
 
