@@ -87,7 +87,7 @@ def test_a_tenant_cannot_open_a_sqlite_file(server_store: Path):
     # When its database step queries it
     error = fails(ctx, operation="query", sql="SELECT key_hash FROM api_keys")
     # Then it is refused, saying why, and nothing came back or changed
-    assert error.error == "Database.Forbidden" and "SQLite files" in error.cause
+    assert error.error == "Database.Forbidden" and "SQLite" in error.cause
     assert "hash-of-the-admin-key" not in error.cause
     assert server_store.read_bytes() == before
 
@@ -101,17 +101,14 @@ def test_a_tenant_cannot_create_a_sqlite_file(tmp_path: Path):
     assert not target.exists()
 
 
-@pytest.mark.parametrize("sql", ["ATTACH DATABASE '{path}' AS server", "VACUUM INTO '{copy}'"])
-def test_a_tenant_in_memory_database_cannot_reach_files(sql: str, server_store: Path, tmp_path: Path):
-    # Given a tenant's in-memory SQLite database (allowed: it is no file)
+@pytest.mark.parametrize("sql", ["SELECT hex(fts3_tokenizer('simple')) AS pointer", "SELECT 1 AS one"])
+def test_a_tenant_cannot_use_in_memory_sqlite_either(sql: str):
+    # Given a tenant's in-memory SQLite URL: it would run inside the engine process, in a pool shared by all
+    # owners, where fts3_tokenizer() reads and sets native pointers
     ctx = context(trusted=False, secrets={"DB_MAIN_DB": "sqlite:///:memory:"})
-    assert run(ctx, operation="query", sql="SELECT 1 AS one")["rows"] == [{"one": 1}]
-    # When it tries to attach the server's store, or to write itself into a file
-    copy = tmp_path / "copy.db"
-    error = fails(ctx, operation="execute", sql=sql.format(path=server_store, copy=copy))
-    # Then SQLite refuses it and no file was created
-    assert "not authorized" in error.cause or "denied" in error.cause
-    assert not copy.exists()
+    # When its step runs anything / Then it is refused before any SQL runs
+    error = fails(ctx, operation="query", sql=sql)
+    assert error.error == "Database.Forbidden" and not error.retryable
 
 
 def test_the_operator_may_still_use_sqlite_files(server_store: Path):
@@ -136,13 +133,15 @@ def test_a_tenant_cannot_use_the_servers_connection_variable(server_store: Path,
     assert run(context(trusted=True), operation="query", sql="SELECT owner FROM api_keys")["rows"] == [{"owner": "admin"}]
 
 
-def test_a_tenant_uses_its_own_secret_not_the_servers_variable(server_store: Path, monkeypatch: pytest.MonkeyPatch):
-    # Given the server's variable and a tenant secret of the same name
+def test_a_tenant_uses_its_own_secret_not_the_servers_variable(server_store: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               listener: CountingListener):
+    # Given the server's variable and a tenant secret of the same name, pointing at a database server
     monkeypatch.setenv("ORCHESTRATOR_DB_MAIN_DB", f"sqlite:///{server_store}")
-    ctx = context(trusted=False, secrets={"DB_MAIN_DB": "sqlite:///:memory:"})
-    # When the tenant queries for the server's table / Then its own (empty, in-memory) database answers
+    ctx = context(trusted=False, secrets={"DB_MAIN_DB": f"postgresql://app:pw@127.0.0.1:{listener.port}/app"})
+    # When the tenant queries / Then its own URL is the one used (and refused by the egress policy, as a
+    # loopback address), never the server's SQLite file
     error = fails(ctx, operation="query", sql="SELECT key_hash FROM api_keys")
-    assert error.error == "Database.SqlError" and "no such table" in error.cause
+    assert error.error == "Egress.Denied" and str(server_store) not in error.cause
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------

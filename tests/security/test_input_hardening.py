@@ -316,3 +316,20 @@ def test_the_lambda_api_refuses_deep_json_even_without_a_content_length(tmp_path
     assert response["statusCode"] == 400, response
     assert "nesting deeper than 64" in json.loads(response["body"])["error"]["message"]
     store.close()
+
+
+def test_oversized_numbers_in_an_event_pattern_and_a_log_cursor_are_4xx(api):
+    # Given a workflow of alice's
+    workflow = api.create_workflow()
+    alice = api.as_owner("alice")
+    # When an event trigger's numeric bound is a 401-digit integer
+    pattern = {"detail": {"x": [{"numeric": [">", int("1" + "0" * 400)]}]}}
+    response = api.client.post(f"/api/v1/workflows/{workflow['id']}/triggers",
+                               json={"type": "event", "config": {"pattern": pattern}}, headers=alice)
+    # Then it is a located 422, not a 500
+    assert response.status_code == 422, response.text
+    assert "5e9" in response.text
+    # And a log cursor past any sequence number is a 400
+    execution = api.execute(workflow["id"])
+    cursor = api.client.get(f"/api/v1/executions/{execution['id']}/logs?cursor=99999999999999999999999", headers=alice)
+    assert cursor.status_code == 400, cursor.text

@@ -68,3 +68,19 @@ def test_the_operators_default_llm_endpoint_on_loopback_is_reachable(monkeypatch
         assert refused.value.error == "Egress.Denied"
     finally:
         fake.stop()
+
+
+def test_a_tenant_cannot_point_ca_file_at_the_servers_files(tmp_path):
+    # Given a file of the server's (its secrets key, say) / When a tenant's email step names it as ca_file
+    secret_file = tmp_path / "secrets.key"
+    secret_file.write_text("not a certificate")
+    config = EmailConfig.model_validate({**MESSAGE, "host": "smtp.example.com", "security": "tls",
+                                         "ca_file": str(secret_file)})
+    with pytest.raises(StepError) as refused:
+        EmailExecutor(SERVER).execute(config, {}, context())
+    # Then it is refused before any file is opened or any host is contacted, the same for any path
+    assert refused.value.error == "Email.Forbidden"
+    config.ca_file = str(tmp_path / "missing")
+    with pytest.raises(StepError) as missing:
+        EmailExecutor(SERVER).execute(config, {}, context())
+    assert missing.value.cause == refused.value.cause

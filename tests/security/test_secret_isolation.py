@@ -140,3 +140,16 @@ def test_owner_reads_own_secret_and_shared_one_masked_in_every_encoding(ports):
             assert form not in text
     # And the step knew whose execution it was: a tenant is never trusted
     assert own["output"]["owner"] == "alice" and own["output"]["trusted"] is False
+
+
+def test_secrets_named_in_an_output_mapping_are_masked_in_the_stored_output(ports):
+    # Given alice's step whose output_mapping copies her secret into its output
+    definition = WorkflowDefinition.model_validate({"name": "copy", "steps": [{
+        "id": "leak", "type": "test_leak", "config": {"value": "x"},
+        "output_mapping": {"whole": "{{secrets.api_token}}", "inside": "token={{secrets.api_token}};"}}]})
+    ports.results.put("e-map", "$execution", execution_context(definition, {}, owner_id="alice"))
+    # When it runs
+    run_step(StepRunRequest.model_validate({"execution": {"id": "e-map"}, "step": {"id": "leak"}}), ports)
+    record = StepRecords(ports.results, ports.blobs, "e-map", ports.inline_limit).get("leak")
+    # Then the stored output holds the mask, not the value
+    assert record["output"] == {"whole": "***", "inside": "token=***;"}

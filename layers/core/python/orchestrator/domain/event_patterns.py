@@ -90,9 +90,24 @@ def matches(pattern: Any, event: dict[str, Any]) -> bool:
 # --- the compiled form --------------------------------------------------------------------------------
 
 
+#: EventBridge's numeric matching works on values from -5.0e9 to +5.0e9
+NUMERIC_LIMIT = 5e9
+
+
 def _is_number(value: Any) -> bool:
     # JSON numbers; bool is an int subclass in Python but a separate JSON type
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _in_numeric_range(value: Any) -> bool:
+    """A bound EventBridge accepts: a finite number within +-5e9 (a 400-digit integer is neither a float nor
+    a bound; asking ``math.isfinite`` of it would raise)."""
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(float(value)) and abs(float(value)) <= NUMERIC_LIMIT
+    except OverflowError:
+        return False
 
 
 def _flatten(values: list[Any]) -> Iterator[Any]:
@@ -352,8 +367,9 @@ class _Compiler:
             if operator not in _COMPARE:
                 self.problem(at, f"unknown numeric operator {_json_text(operator)}; {usage}")
                 return None
-            if not _is_number(bound) or not math.isfinite(bound):
-                self.problem(at, f"the bound of {operator!r} must be a finite number, not {_json_text(bound)}")
+            if not _in_numeric_range(bound):
+                self.problem(at, f"the bound of {operator!r} must be a number from -5e9 to 5e9 (EventBridge's "
+                                 f"range), not {_json_text(bound)[:40]}")
                 return None
         if len(pairs) == 2:
             (low_op, low), (high_op, high) = pairs

@@ -89,7 +89,8 @@ def execute_step(step: Any, scope: Mapping[str, Any], env: StepEnvironment, atte
     result.started_at = result.started_at or started
     result.finished_at = time.time()
     if step.output_mapping:
-        result.output = render(step.output_mapping, {**scope, "output": result.output}, env)
+        # masked like the executor's own output: a mapping may name {{secrets.x}}, and outputs are stored
+        result.output = env.mask_value(render(step.output_mapping, {**scope, "output": result.output}, env))
     return result
 
 

@@ -15,7 +15,7 @@ A PostgreSQL host is resolved and checked, and libpq is told to connect to exact
 counts as loopback. MongoDB seed hosts (after the SRV lookup of ``mongodb+srv://``) are resolved and
 checked before the client is used; pymongo then does its own lookups, and follows the replica-set
 members a server announces, which are not checked (a residual gap). A SQLite file is the server's own
-disk: untrusted owners may only open ``sqlite:///:memory:``, with ATTACH (and so VACUUM INTO) refused.
+disk, and SQLite runs inside the engine process: untrusted owners may not use SQLite at all (``check_sqlite``).
 Untrusted owners also may not use connection options that read the server's files or credentials
 (libpq's passfile/service/ssl files, PGPASSWORD, Kerberos; MongoDB's TLS files, AWS/Kerberos/OIDC auth).
 
@@ -118,11 +118,13 @@ def sqlite_path(url: str) -> str:
 
 
 def check_sqlite(url: str, trusted: bool) -> None:
-    """Untrusted owners may not open SQLite files: the server's store, its keys and every other file the
-    process can read are on that disk. ``sqlite:///:memory:`` is allowed (confined, see ``_connect_sqlite``)."""
-    if not trusted and sqlite_path(url) != ":memory:":
-        raise StepError("Database.Forbidden", "SQLite files are on the server's own disk: this workflow may only use "
-                        "sqlite:///:memory: or a database server (postgresql://, mongodb://)", retryable=False)
+    """Untrusted owners may not use SQLite at all. A file is on the server's own disk (its store, its keys,
+    every file the process can read); and even ``:memory:`` runs inside the engine process, in a pool shared
+    by every owner, where SQL such as ``fts3_tokenizer()`` sets native function pointers: one tenant could
+    read another's tables, or crash or take over the process that holds the server's secrets."""
+    if not trusted:
+        raise StepError("Database.Forbidden", "SQLite runs inside the server's own process and on its disk: this "
+                        "workflow may only use a database server (postgresql://, mongodb://)", retryable=False)
 
 
 # -- reach: the egress policy for database hosts ----------------------------------------------------

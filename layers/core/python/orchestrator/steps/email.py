@@ -89,6 +89,10 @@ class EmailExecutor(EgressBoundExecutor):
 
     def execute(self, config: EmailConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
         started = time.time()
+        if config.ca_file and not ctx.trusted:
+            # a path on the server's disk: opening it would tell a tenant which of the server's files exist
+            raise StepError("Email.Forbidden", "ca_file names a file on the server: only the operator's workflows "
+                            "may set it; the system's CAs are trusted by default", retryable=False)
         policy = self.egress_policy()
         uses_relay = config.host is None
         config = with_server_defaults(config)

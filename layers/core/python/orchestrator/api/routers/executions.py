@@ -134,6 +134,6 @@ def execution_logs(
 def _log_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
-        raise InvalidCursor(f"invalid page cursor: {cursor!r}")
+    if not cursor.isdigit() or len(cursor) > 18:  # a sequence number fits SQLite's 64-bit integers
+        raise InvalidCursor(f"invalid page cursor: {cursor[:40]!r}")
     return int(cursor)
