@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     script_max_memory_mb: int = Field(default=4096, ge=16)
     script_cpu_seconds: int = Field(default=300, ge=1)
     script_max_cpu_seconds: int = Field(default=3600, ge=1)
-    script_processes: int = Field(default=64, ge=1)
+    # memory and CPU are per process: processes x memory is what one script may take in all (16 x 512 MB)
+    script_processes: int = Field(default=16, ge=1)
     script_max_processes: int = Field(default=512, ge=1)
     script_runner_function: str | None = Field(
         default=None, description="Cloud: the ScriptRunner Lambda (name or ARN) that runs script steps, in a "

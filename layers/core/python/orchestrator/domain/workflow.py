@@ -217,7 +217,7 @@ class LoopConfig(_Model):
     steps: list[StepDefinition] = Field(
         min_length=1, description="run once per item; {{loop.item}}, {{loop.index}}"
     )
-    max_concurrency: int | None = Field(None, ge=1, description="iterations at once; default: no limit")
+    max_concurrency: int | None = Field(None, ge=1, description="iterations at once; default 16, at most 64")
     item_var: Annotated[str, AfterValidator(_loop_variable)] = Field(
         "item", description="the name of the item in templates: {{loop.<item_var>}}"
     )

@@ -20,6 +20,12 @@ from orchestrator.services.step_records import DONE_STATUSES, StepsView
 from orchestrator.steps.base import StepError, StepResult
 
 
+#: iterations or branches at once when the step sets no max_concurrency, and the most it may set: each is a
+#: thread of the server, shared by every owner (3,000 items must not mean 3,000 threads)
+DEFAULT_CONCURRENCY = 16
+MAX_CONCURRENCY = 64
+
+
 class RetryLater(Exception):
     """Some nested step will run again; the structural step must be retried after ``wait_seconds``."""
 
@@ -37,7 +43,7 @@ class _UnitOutcome:
 
 def run_nested(step: Any, scope: Mapping[str, Any], env: StepEnvironment, key: str) -> StepResult:
     units = _units(step, scope, env, key)
-    limit = getattr(step.config, "max_concurrency", None) or len(units) or 1
+    limit = min(getattr(step.config, "max_concurrency", None) or DEFAULT_CONCURRENCY, MAX_CONCURRENCY)
     max_workers = max(1, min(len(units) or 1, limit))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{step.id}") as pool:
         outcomes = list(pool.map(lambda unit: _run_unit(*unit, env), units))

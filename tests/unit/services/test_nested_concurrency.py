@@ -1,0 +1,65 @@
+"""A loop's iterations run on threads of the server: without max_concurrency at most 16 at once, and never
+more than 64, whatever the step asks (3,000 items must not mean 3,000 threads)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStore
+from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.services.nested_steps import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from orchestrator.services.step_runner import StepRunnerPorts, StepRunRequest, run_step
+from orchestrator.services.workflow_plan import execution_context
+from orchestrator.steps import registry
+from orchestrator.steps.base import StepConfig, StepContext, StepResult
+
+
+class CountingExecutor:
+    """Sleeps a little and records how many of its calls overlapped."""
+
+    type_name: ClassVar[str] = "test_overlap"
+    config_model: ClassVar[type[BaseModel]] = StepConfig
+    lock = threading.Lock()
+    running = 0
+    most = 0
+
+    def execute(self, config: StepConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
+        with self.lock:
+            CountingExecutor.running += 1
+            CountingExecutor.most = max(CountingExecutor.most, CountingExecutor.running)
+        time.sleep(0.02)
+        with self.lock:
+            CountingExecutor.running -= 1
+        return StepResult(output={})
+
+
+@pytest.fixture(autouse=True)
+def overlap_executor() -> Iterator[None]:
+    CountingExecutor.most = 0
+    registry.register(CountingExecutor())
+    yield
+    registry._registered.pop("test_overlap", None)
+    registry.known_types.cache_clear()
+
+
+@pytest.mark.parametrize(("asked", "most"), [(None, DEFAULT_CONCURRENCY), (1000, MAX_CONCURRENCY), (4, 4)])
+def test_loop_iterations_at_once_are_bounded(asked: int | None, most: int):
+    # Given a loop over 200 items, with or without its own max_concurrency
+    config: dict[str, Any] = {"items": "{{input.items}}", "steps": [{"id": "each", "type": "test_overlap"}]}
+    if asked is not None:
+        config["max_concurrency"] = asked
+    definition = WorkflowDefinition.model_validate({"name": "wide", "steps": [{"id": "fan", "type": "loop",
+                                                                                "config": config}]})
+    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), None)
+    ports.results.put("e", "$execution", execution_context(definition, {"items": list(range(200))}))
+    # When it runs
+    outcome = run_step(StepRunRequest.model_validate({"execution": {"id": "e"}, "step": {"id": "fan"}}), ports)
+    # Then it succeeded, never with more iterations at once than the bound
+    assert outcome.status == "succeeded"
+    assert 1 < CountingExecutor.most <= most
