@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 
 from orchestrator.api.schemas import SchedulerStatus
+from orchestrator.api.stream_slots import StreamSlots
 from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.secrets import SecretVault
 from orchestrator.ports.store import Store
@@ -45,6 +46,8 @@ class ApiContext:
     trigger_service_factory: Callable[[], TriggerService]
     #: owners' secrets (opened when first needed: it may create the local key file)
     secret_vault_factory: Callable[[], SecretVault]
+    #: open server-sent event streams, per owner, on threads of their own
+    stream_slots: StreamSlots = field(default_factory=StreamSlots)
     _built: dict[str, object] = field(default_factory=dict, repr=False)
     # reentrant: building the trigger service may ask for the execution service
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -400,6 +400,7 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body too large",
     422: "Invalid request or definition; every problem with its location",
+    429: "Too many at once for this owner (event streams)",
     503: "A backend (the secret store) cannot answer now; try again later",
 }
 

@@ -25,12 +25,15 @@ from pydantic import BaseModel
 from orchestrator.api.access import visible_execution
 from orchestrator.api.auth import CurrentPrincipal
 from orchestrator.api.context import Context
+from orchestrator.api.errors import ApiError
 from orchestrator.api.routing import resource_router
 from orchestrator.api.schemas import (
     ExecutionResponse,
     LogResponse,
     StepExecutionResponse,
+    error_responses,
 )
+from orchestrator.api.stream_slots import TooManyStreams
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionRecord, LogEntry, StepExecutionRecord
 from orchestrator.services.execution_events import ExecutionEventStream, StreamEvent
@@ -82,7 +85,8 @@ def _encoded(stream: ExecutionEventStream) -> Iterator[str]:
         yield format_event(event)
 
 
-@router.get("/executions/{execution_id}/events", response_class=StreamingResponse, responses=_EVENT_STREAM_DOC)
+@router.get("/executions/{execution_id}/events", response_class=StreamingResponse,
+            responses={**_EVENT_STREAM_DOC, **error_responses(429)})
 def execution_events(
     execution_id: Annotated[str, Path(description="the execution's id")],
     principal: CurrentPrincipal,
@@ -97,5 +101,11 @@ def execution_events(
     )
     if stream.client_saw_the_end and is_terminal(execution.status):
         return Response(status_code=204)
-    # a sync iterator: Starlette runs it in a worker thread, where waiting on the notifier may block
-    return StreamingResponse(_encoded(stream), media_type="text/event-stream", headers=_STREAM_HEADERS)
+    slots = context.stream_slots
+    try:
+        slots.take(principal.owner_id)
+    except TooManyStreams as error:
+        raise ApiError(429, "too_many_streams", str(error), details={"max": slots.per_owner}) from None
+    # the iterator blocks while it waits for the notifier: on stream threads, not the API's (stream_slots.py)
+    return StreamingResponse(slots.relay(principal.owner_id, _encoded(stream)), media_type="text/event-stream",
+                             headers=_STREAM_HEADERS)
