@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 
 class CliError(Exception):
     """What went wrong, worded for the person at the terminal."""
@@ -42,6 +40,8 @@ class ApiClient:
         self._send("DELETE", f"/api/v1/secrets/{quote(name, safe='')}", None)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        import httpx  # not at import time: every `orchestrator` command loads this module
+
         url = self.base_url.rstrip("/") + path
         try:
             response = httpx.request(method, url, json=body, timeout=self.timeout,
@@ -53,7 +53,7 @@ class ApiClient:
         raise CliError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: Any) -> str:
     try:
         error = response.json()["error"]
     except (ValueError, KeyError, TypeError):

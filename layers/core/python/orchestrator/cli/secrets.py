@@ -10,9 +10,11 @@ single-user ``orchestrator run`` and the admin owner's workflows find them.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.markup import escape
 
@@ -42,15 +44,20 @@ class _LocalVault:
 
     def put_secret(self, name: str, value: str) -> dict[str, Any]:
         info = self._vault.put_secret(self._owner, name, value)
-        return {"name": info.name, "updated_at": info.updated_at.isoformat()}
+        return {"name": info.name, "updated_at": _as_the_api_writes(info.updated_at)}
 
     def list_secrets(self) -> list[dict[str, Any]]:
-        return [{"name": info.name, "updated_at": info.updated_at.isoformat()}
+        return [{"name": info.name, "updated_at": _as_the_api_writes(info.updated_at)}
                 for info in self._vault.list_secrets(self._owner)]
 
     def delete_secret(self, name: str) -> None:
         if not self._vault.delete_secret(self._owner, name):
             raise CliError(f"secret {name!r} not found")
+
+
+def _as_the_api_writes(moment: datetime) -> str:
+    # pydantic's JSON form (what the server answers), so that both ways list the same text
+    return TypeAdapter(datetime).dump_python(moment, mode="json")
 
 
 def _target(local: bool, url: str, key: str | None) -> ApiClient | _LocalVault:
