@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from pydantic import TypeAdapter
 from rich.console import Console
 from rich.markup import escape
 
@@ -57,6 +56,8 @@ class _LocalVault:
 
 def _as_the_api_writes(moment: datetime) -> str:
     # pydantic's JSON form (what the server answers), so that both ways list the same text
+    from pydantic import TypeAdapter
+
     return TypeAdapter(datetime).dump_python(moment, mode="json")
 
 

@@ -19,7 +19,6 @@ from orchestrator.services.step_execution import StepEnvironment, evaluate_when,
 from orchestrator.services.step_records import DONE_STATUSES, StepsView
 from orchestrator.steps.base import StepError, StepResult
 
-
 #: iterations or branches at once when the step sets no max_concurrency, and the most it may set: each is a
 #: thread of the server, shared by every owner (3,000 items must not mean 3,000 threads)
 DEFAULT_CONCURRENCY = 16
