@@ -615,6 +615,20 @@ def test_the_next_queued_come_by_priority_then_age_up_to_the_limit(store: Store)
     assert [e.id for e in store.next_queued(10, workflow_id=first.id)] == [low_old.id, low_new.id]
 
 
+def test_running_and_queued_executions_of_one_owner(store: Store) -> None:
+    # Given alice with two running and one queued, bob with one running and one queued
+    alice, bob = a_workflow(store, owner_id="alice"), a_workflow(store, owner_id="bob")
+    for workflow in (alice, alice, bob):
+        store.transition(an_execution(store, workflow).id, "queued", "running")
+    alice_queued, bob_queued = an_execution(store, alice), an_execution(store, bob)
+    # Then counts and queue reads narrow to the owner (and to owner and workflow together)
+    assert (store.count_running(owner_id="alice"), store.count_running(owner_id="bob")) == (2, 1)
+    assert store.count_running(owner_id="nobody") == 0
+    assert store.count_running(bob.id, owner_id="alice") == 0
+    assert [e.id for e in store.next_queued(10, owner_id="alice")] == [alice_queued.id]
+    assert [e.id for e in store.next_queued(10, owner_id="bob")] == [bob_queued.id]
+
+
 # ------------------------------------------------------------------------------------ steps and logs
 
 

@@ -21,10 +21,10 @@ def store() -> Iterator[SqliteStore]:
     store.close()
 
 
-def _workflow(store: SqliteStore, name: str) -> str:
+def _workflow(store: SqliteStore, name: str, owner_id: str = "owner") -> str:
     definition = {"version": "1.0", "name": name, "steps": [
         {"id": "check", "type": "condition", "config": {"expression": "true"}}]}
-    return store.create_workflow(WorkflowRecord(name=name, owner_id="owner", status=WorkflowStatus.ACTIVE),
+    return store.create_workflow(WorkflowRecord(name=name, owner_id=owner_id, status=WorkflowStatus.ACTIVE),
                                  definition).id
 
 
@@ -127,3 +127,22 @@ def test_the_per_workflow_limit_holds_one_workflow_back_but_not_another(store: S
     service.finish(busy_ids[0], "SUCCEEDED")
     _deliver(service, queue)
     assert machines.started == [busy_ids[0], other_id, busy_ids[1]]
+
+
+def test_the_per_owner_limit_keeps_one_owner_from_taking_every_slot(store: SqliteStore) -> None:
+    # Given at most 2 running executions per owner, and mallory submitting 5 before alice submits 1
+    service, queue, machines = _service(store, max_concurrent=10, max_concurrent_per_owner=2)
+    hog, fair = _workflow(store, "hog", owner_id="mallory"), _workflow(store, "fair", owner_id="alice")
+    hog_ids = [service.submit(hog).id for _ in range(5)]
+    fair_id = service.submit(fair).id
+    # When all are delivered
+    _deliver(service, queue)
+    # Then mallory runs 2, alice runs hers, and mallory's other 3 wait
+    assert machines.started == [*hog_ids[:2], fair_id]
+    assert store.count_running(owner_id="mallory") == 2
+    # When one of mallory's ends, her next waiting one gets the freed slot (and only one)
+    service.finish(hog_ids[0], "SUCCEEDED")
+    _deliver(service, queue)
+    assert machines.started[:3] == [*hog_ids[:2], fair_id] and len(machines.started) == 4
+    assert machines.started[3] in hog_ids[2:]
+    assert store.count_running(owner_id="mallory") == 2

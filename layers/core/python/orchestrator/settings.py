@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     event_bus_name: str = Field(default="default", description="EventBridge bus of the orchestrator's events.")
     max_concurrent: int = Field(default=100, ge=1, description="Executions running at once, in all (seed 002).")
     max_concurrent_per_workflow: int | None = Field(default=None, ge=1, description="Per workflow; none: no limit.")
+    max_concurrent_per_owner: int | None = Field(
+        default=None, ge=1, description="Per owner (tenant); none: no limit. Set it on a shared server: one owner "
+                                        "then cannot take every slot from the others.")
     workflow_state_machine: str = Field(default="WorkflowStateMachine",
                                         description="The workflow state machine: its ARN in the cloud.")
     reconcile_seconds: float = Field(default=30.0, gt=0, description="How often the reconciler looks.")

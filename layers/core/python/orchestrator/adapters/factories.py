@@ -102,4 +102,5 @@ def get_execution_service() -> ExecutionService:
     return ExecutionService(
         get_store(settings), SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
         max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+        max_concurrent_per_owner=settings.max_concurrent_per_owner,
     )

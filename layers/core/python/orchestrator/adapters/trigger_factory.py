@@ -55,6 +55,7 @@ def build_trigger_service(settings: Settings) -> TriggerService:
     executions = ExecutionService(
         store, SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
         max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+        max_concurrent_per_owner=settings.max_concurrent_per_owner,
     )
     arming = bool(settings.schedule_target_arn and settings.schedule_role_arn)
     return TriggerService(

@@ -193,12 +193,14 @@ class ExecutionStore(Protocol):
     def running(self) -> list[ExecutionRecord]:
         """Executions in ``running``: what a restarted engine must resume or fail."""
 
-    def count_running(self, workflow_id: str | None = None) -> int:
-        """How many executions are ``running`` (of one workflow, if given): the concurrency limits."""
+    def count_running(self, workflow_id: str | None = None, *, owner_id: str | None = None) -> int:
+        """How many executions are ``running`` (of one workflow, of one owner, if given): the concurrency
+        limits."""
 
-    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
-        """Queued executions (of one workflow, if given) in the order they should start: highest priority
-        first, then oldest. At most ``limit``."""
+    def next_queued(self, limit: int, *, workflow_id: str | None = None,
+                    owner_id: str | None = None) -> list[ExecutionRecord]:
+        """Queued executions (of one workflow, of one owner, if given) in the order they should start:
+        highest priority first, then oldest. At most ``limit``."""
 
 
 class StepExecutionStore(Protocol):

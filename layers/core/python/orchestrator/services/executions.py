@@ -64,6 +64,8 @@ class ExecutionService:
     #: seed 002's max_concurrent: executions running at once; beyond it they wait, queued
     max_concurrent: int | None = None
     max_concurrent_per_workflow: int | None = None
+    #: executions of one owner running at once: no owner can take every slot from the others
+    max_concurrent_per_owner: int | None = None
 
     # -- starting ------------------------------------------------------------------------------------------
 
@@ -103,7 +105,7 @@ class ExecutionService:
             return False
         if record.status is not ExecutionStatus.QUEUED:
             return False
-        if self._at_capacity(record.workflow_id):
+        if self._at_capacity(record):
             return False  # stays queued; announced again when a running execution ends
         definition = self._definition(record.workflow_id, record.workflow_version)
         self._prepare(record, definition)
@@ -178,7 +180,7 @@ class ExecutionService:
                                              "cancelled by request")
         self.notifier.notify(execution_id)
         if before.status is not ExecutionStatus.QUEUED:
-            self._announce_waiting(record.workflow_id)  # its slot is free now
+            self._announce_waiting(record)  # its slot is free now
         return record
 
     def retry(self, execution_id: str, *, version: Literal["same", "latest"] = "same",
@@ -235,17 +237,20 @@ class ExecutionService:
         metrics.add_metric(name=f"Executions{target.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
         close_unfinished_steps(self.store, execution_id, finished)
         self.notifier.notify(execution_id)
-        self._announce_waiting(finished.workflow_id)
+        self._announce_waiting(finished)
         return finished
 
-    def _at_capacity(self, workflow_id: str) -> bool:
+    def _at_capacity(self, record: ExecutionRecord) -> bool:
         if self.max_concurrent is not None and self.store.count_running() >= self.max_concurrent:
             return True
+        per_owner = self.max_concurrent_per_owner
+        if per_owner is not None and self.store.count_running(owner_id=record.owner_id) >= per_owner:
+            return True
         per_workflow = self.max_concurrent_per_workflow
-        return per_workflow is not None and self.store.count_running(workflow_id) >= per_workflow
+        return per_workflow is not None and self.store.count_running(record.workflow_id) >= per_workflow
 
-    def _announce_waiting(self, workflow_id: str) -> None:
-        """A run of ``workflow_id`` ended: the executions held back by the limits that its slot lets start
+    def _announce_waiting(self, ended: ExecutionRecord) -> None:
+        """``ended`` freed a slot: the executions held back by the limits that its slot lets start
         get their turn, highest priority first. Only as many as there are free slots: announcing every
         queued one would cost a refused dispatch attempt per queued execution at every end."""
         if self.max_concurrent is not None:
@@ -254,9 +259,13 @@ class ExecutionService:
                 return
             for record in self.store.next_queued(free):
                 self.announce(record)
+        if self.max_concurrent_per_owner is not None:
+            # the freed slot is also this owner's own: its next execution may have waited for that alone
+            for record in self.store.next_queued(1, owner_id=ended.owner_id):
+                self.announce(record)
         if self.max_concurrent_per_workflow is not None:
-            # the freed slot is also this workflow's own: its next execution may have waited for that alone
-            for record in self.store.next_queued(1, workflow_id=workflow_id):
+            # ... and this workflow's own
+            for record in self.store.next_queued(1, workflow_id=ended.workflow_id):
                 self.announce(record)
 
     def execution_arn(self, execution_id: str) -> str:

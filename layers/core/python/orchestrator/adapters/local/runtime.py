@@ -48,6 +48,7 @@ class LocalRuntime:
         self.executions = ExecutionService(
             self.store, self.queue, self.machines, machine.arn, get_notifier(),
             max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
+            max_concurrent_per_owner=settings.max_concurrent_per_owner,
         )
         self._started = False
         self._lock = threading.Lock()

@@ -110,6 +110,7 @@ class LocalServer:
             self.store, RemoteQueue(self.link), RemoteStateMachines(self.link), workflow_state_machine_arn(),
             get_notifier(), max_concurrent=self.settings.max_concurrent,
             max_concurrent_per_workflow=self.settings.max_concurrent_per_workflow,
+            max_concurrent_per_owner=self.settings.max_concurrent_per_owner,
         )
         self.triggers = TriggerService(self.store, self.executions, **trigger_service_options(self.settings))
         self.app = create_app(self.store, self.executions, self.settings, trigger_service=self.triggers,

@@ -23,6 +23,7 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel("id", unique=True),
         IndexModel(_PAGE),
         IndexModel([("owner_id", ASCENDING), *_PAGE]),
+        IndexModel([("owner_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
         IndexModel([("status", ASCENDING), *_PAGE]),
         IndexModel([("tags", ASCENDING), *_PAGE]),
     ],
@@ -38,6 +39,7 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("workflow_id", ASCENDING), *_PAGE]),
         IndexModel([("status", ASCENDING), *_PAGE]),
         IndexModel([("owner_id", ASCENDING), *_PAGE]),
+        IndexModel([("owner_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
         # the outbox claim: queued, highest priority, oldest
         IndexModel(
             [("status", ASCENDING), ("priority", DESCENDING), ("created_at", ASCENDING), ("id", ASCENDING)]

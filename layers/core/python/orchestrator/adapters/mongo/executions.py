@@ -109,13 +109,19 @@ class MongoExecutions:
         documents = self._collections.executions.find({"status": "running"}, NO_MONGO_ID).sort(_OLDEST_FIRST)
         return decode_documents(ExecutionRecord, documents)
 
-    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
-        query = {"status": "queued"} | ({"workflow_id": workflow_id} if workflow_id is not None else {})
+    def next_queued(self, limit: int, *, workflow_id: str | None = None,
+                    owner_id: str | None = None) -> list[ExecutionRecord]:
+        query = {"status": "queued"} | _of(workflow_id, owner_id)
         documents = self._collections.executions.find(query, NO_MONGO_ID).sort(
             [("priority", -1), ("created_at", 1), ("id", 1)]
         ).limit(limit)
         return decode_documents(ExecutionRecord, documents)
 
-    def count_running(self, workflow_id: str | None = None) -> int:
-        query = {"status": "running"} | ({"workflow_id": workflow_id} if workflow_id is not None else {})
+    def count_running(self, workflow_id: str | None = None, *, owner_id: str | None = None) -> int:
+        query = {"status": "running"} | _of(workflow_id, owner_id)
         return self._collections.executions.count_documents(query)
+
+
+def _of(workflow_id: str | None, owner_id: str | None) -> dict[str, str]:
+    """The extra filter of a count or a queue read narrowed to one workflow or owner."""
+    return {key: value for key, value in (("workflow_id", workflow_id), ("owner_id", owner_id)) if value is not None}

@@ -116,20 +116,23 @@ class SqliteExecutions:
         )
         return decode_rows(ExecutionRecord, rows)
 
-    def next_queued(self, limit: int, *, workflow_id: str | None = None) -> list[ExecutionRecord]:
-        same_workflow = "" if workflow_id is None else " AND workflow_id = ?"
+    def next_queued(self, limit: int, *, workflow_id: str | None = None,
+                    owner_id: str | None = None) -> list[ExecutionRecord]:
+        where, params = _of(workflow_id, owner_id)
         rows = self._db.fetch_all(
-            f"SELECT * FROM executions WHERE status = 'queued'{same_workflow}"
-            " ORDER BY priority DESC, created_at, id LIMIT ?",
-            (limit,) if workflow_id is None else (workflow_id, limit),
+            f"SELECT * FROM executions WHERE status = 'queued'{where} ORDER BY priority DESC, created_at, id LIMIT ?",
+            (*params, limit),
         )
         return decode_rows(ExecutionRecord, rows)
 
-    def count_running(self, workflow_id: str | None = None) -> int:
-        if workflow_id is None:
-            row = self._db.fetch_one("SELECT COUNT(*) FROM executions WHERE status = 'running'")
-        else:
-            row = self._db.fetch_one(
-                "SELECT COUNT(*) FROM executions WHERE status = 'running' AND workflow_id = ?", (workflow_id,)
-            )
+    def count_running(self, workflow_id: str | None = None, *, owner_id: str | None = None) -> int:
+        where, params = _of(workflow_id, owner_id)
+        row = self._db.fetch_one(f"SELECT COUNT(*) FROM executions WHERE status = 'running'{where}", params)
         return int(row[0]) if row else 0
+
+
+def _of(workflow_id: str | None, owner_id: str | None) -> tuple[str, tuple[str, ...]]:
+    """The extra WHERE terms (and their parameters) of a count or a queue read narrowed to one workflow or owner."""
+    terms = [(column, value) for column, value in (("workflow_id", workflow_id), ("owner_id", owner_id))
+             if value is not None]
+    return "".join(f" AND {column} = ?" for column, _ in terms), tuple(value for _, value in terms)

@@ -165,7 +165,12 @@ _EXECUTIONS_BY_WORKFLOW_STATUS: tuple[str, ...] = (
     "CREATE INDEX executions_by_workflow_status ON executions (workflow_id, status, created_at)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_INITIAL_SCHEMA, _EXECUTIONS_BY_WORKFLOW_STATUS)
+#: the per-owner concurrency limit counts an owner's running executions
+_EXECUTIONS_BY_OWNER_STATUS: tuple[str, ...] = (
+    "CREATE INDEX executions_by_owner_status ON executions (owner_id, status, created_at)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_INITIAL_SCHEMA, _EXECUTIONS_BY_WORKFLOW_STATUS, _EXECUTIONS_BY_OWNER_STATUS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
