@@ -84,3 +84,14 @@ def test_a_tenant_cannot_point_ca_file_at_the_servers_files(tmp_path):
     with pytest.raises(StepError) as missing:
         EmailExecutor(SERVER).execute(config, {}, context())
     assert missing.value.cause == refused.value.cause
+
+
+@pytest.mark.parametrize("own", [{"port": 2626}, {"security": "tls"}, {"verify": False}])
+def test_a_step_through_the_relay_cannot_choose_how_the_relay_is_reached(relay: SmtpServer, own: dict):
+    # Given the operator's relay with credentials / When a tenant's step (no host) sets the port, TLS or checks
+    config = EmailConfig.model_validate({**MESSAGE, **own})
+    with pytest.raises(StepError) as refused:
+        EmailExecutor(SERVER).execute(config, {}, context())
+    # Then it is refused: the relay's credentials would follow a port and a security the tenant chose
+    assert refused.value.error == "Email.InvalidConfig" and "relay" in refused.value.cause
+    assert relay.messages == []

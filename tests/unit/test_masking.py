@@ -121,3 +121,10 @@ def test_short_base64_runs_are_not_masked_in_unrelated_text():
     masker = Masker(["abcd"])
     # Then only the secret itself and its whole encodings are masked, not chance fragments
     assert masker.mask("ZZZZ YWJjZA== abcd") == "ZZZZ *** ***"
+
+
+def test_secrets_used_as_keys_are_masked_too():
+    # Given a value whose keys hold a secret (a script returned {secret: 1})
+    masked = Masker(["TopSecretValue123"]).mask_value({"TopSecretValue123": 1, "ok": ["TopSecretValue123"]})
+    # Then neither the key nor the value shows it
+    assert masked == {"***": 1, "ok": ["***"]}

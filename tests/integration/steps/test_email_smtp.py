@@ -273,10 +273,10 @@ def test_relay_credentials_from_the_environment(starttls_server: SmtpServer, cer
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the operator's relay with its username and password in ORCHESTRATOR_SMTP_*
     for key, value in {"HOST": "localhost", "PORT": str(starttls_server.port), "SECURITY": "starttls",
-                       "USERNAME": "bot", "PASSWORD": PASSWORD}.items():
+                       "USERNAME": "bot", "PASSWORD": PASSWORD, "CA_FILE": str(cert.cert_file)}.items():
         monkeypatch.setenv(f"ORCHESTRATOR_SMTP_{key}", value)
     config = EmailConfig.model_validate({key: value for key, value in base(starttls_server.port).items()
-                                         if key not in ("host", "port", "security")} | {"ca_file": str(cert.cert_file)})
+                                         if key not in ("host", "port", "security")})
     # When a step that names no server sends
     EmailExecutor().execute(config, {}, StepContext(execution_id="e", step_id="notify", trusted=True))
     # Then it authenticated at the relay with the relay's credentials

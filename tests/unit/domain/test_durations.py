@@ -53,3 +53,10 @@ def test_format_duration_is_the_short_text(seconds, text):
     # Given seconds / When formatted for a message / Then the short form reads back to the same value
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("written", [10 ** 400, "1" + "0" * 400 + "s"])
+def test_numbers_too_large_for_a_float_are_errors_not_crashes(written):
+    # Given a duration of hundreds of digits / When parsed / Then a DurationError, not an OverflowError
+    with pytest.raises(DurationError, match="too long|longer than|finite"):
+        parse_duration(written)

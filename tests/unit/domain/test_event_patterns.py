@@ -310,6 +310,7 @@ INVALID = [
     ("numeric: bound is text", {"k": [{"numeric": [">", "5"]}]}, "the bound of '>' must be a number from -5e9 to 5e9"),
     ("numeric: bound is true", {"k": [{"numeric": [">", True]}]}, "the bound of '>' must be a number from -5e9 to 5e9"),
     ("numeric: bound is huge", {"k": [{"numeric": [">", 10 ** 400]}]}, "the bound of '>' must be a number from -5e9 to 5e9"),
+    ("anything-but: a huge number", {"k": [{"anything-but": [1, 10 ** 400]}]}, "anything-but takes a string, a number"),
     ("numeric: upper then lower", {"k": [{"numeric": ["<", 5, ">", 0]}]}, "a lower bound then an upper bound"),
     ("numeric: = in a range", {"k": [{"numeric": ["=", 5, "<", 9]}]}, "a lower bound then an upper bound"),
     ("numeric: empty range", {"k": [{"numeric": [">", 5, "<", 1]}]}, "the numeric range is empty: 5 is not below 1"),

@@ -63,3 +63,19 @@ def test_loop_iterations_at_once_are_bounded(asked: int | None, most: int):
     # Then it succeeded, never with more iterations at once than the bound
     assert outcome.status == "succeeded"
     assert 1 < CountingExecutor.most <= most
+
+
+def test_a_loop_in_a_loop_runs_its_items_one_at_a_time():
+    # Given a loop of 8 (8 at once) whose each item is a loop of 8 (asking for 8 at once too)
+    inner = {"items": "{{input.items}}", "max_concurrency": 8, "steps": [{"id": "each", "type": "test_overlap"}]}
+    outer = {"items": "{{input.items}}", "max_concurrency": 8, "steps": [{"id": "inner", "type": "loop",
+                                                                          "config": inner}]}
+    definition = WorkflowDefinition.model_validate({"name": "deep", "steps": [{"id": "fan", "type": "loop",
+                                                                                "config": outer}]})
+    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), None)
+    ports.results.put("e2", "$execution", execution_context(definition, {"items": list(range(8))}))
+    # When it runs
+    outcome = run_step(StepRunRequest.model_validate({"execution": {"id": "e2"}, "step": {"id": "fan"}}), ports)
+    # Then the levels do not multiply: at most 8 at once (the outer level's), not 64
+    assert outcome.status == "succeeded"
+    assert 1 < CountingExecutor.most <= 8

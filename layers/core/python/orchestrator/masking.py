@@ -67,8 +67,8 @@ class Masker:
         """A copy of a JSON-like value with every string masked (outputs, log extras)."""
         if isinstance(value, str):
             return self.mask(value)
-        if isinstance(value, dict):
-            return {k: self.mask_value(v) for k, v in value.items()}
+        if isinstance(value, dict):  # keys too: a script may return {secret: 1}
+            return {self.mask(k) if isinstance(k, str) else k: self.mask_value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.mask_value(v) for v in value]
         return value

@@ -35,7 +35,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):  # bool is an int: `timeout: yes` is a mistake, not one second
         raise DurationError(f"invalid duration {value!r}: {_HINT}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits is no float
+            raise DurationError(f"invalid duration {str(value)[:20]}...: it is far too long") from None
     elif isinstance(value, str):
         text = value.strip().lower()
         if _WHOLE.fullmatch(text):

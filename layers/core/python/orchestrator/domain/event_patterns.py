@@ -413,7 +413,7 @@ class _Compiler:
             return self.anything_but_form(name, inner, at)
         values = argument if isinstance(argument, list) else [argument]
         all_strings = all(isinstance(value, str) for value in values)
-        all_numbers = all(_is_number(value) and math.isfinite(value) for value in values)
+        all_numbers = all(_in_numeric_range(value) for value in values)
         if not values or not (all_strings or all_numbers):
             self.problem(at, "anything-but takes a string, a number, or a non-empty list of only strings or only numbers")
             return None

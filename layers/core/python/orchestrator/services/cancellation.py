@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 REMEMBERED = 4096
+#: the error of whatever a cancel stopped: steps, their scripts, the state machine
+CANCELLED_ERROR = "Orchestrator.Cancelled"
 
 
 class CancelRegistry:

@@ -27,6 +27,7 @@ from orchestrator.observability import logger, metrics
 from orchestrator.ports.queue import Queue, QueueSendError
 from orchestrator.ports.state_machines import ExecutionNotFound, StateMachines
 from orchestrator.ports.store import RecordNotFound, Store
+from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.execution_reuse import downstream_of, reusable_records
 from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.pause_gate import release
@@ -167,7 +168,7 @@ class ExecutionService:
         before = self._get(execution_id)
         record = self.store.transition(
             execution_id, {ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED},
-            ExecutionStatus.CANCELLED, ended_at=utcnow(), error="Orchestrator.Cancelled",
+            ExecutionStatus.CANCELLED, ended_at=utcnow(), error=CANCELLED_ERROR,
             cause="cancelled by request", duration=_duration(before),
         )
         # at once: running and retrying steps are cancelled (services/step_closing.py); an attempt that
@@ -176,7 +177,7 @@ class ExecutionService:
         if before.status is not ExecutionStatus.QUEUED:
             release(execution_id, self.store.step_results, self.machines, cancelled=True)
             with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
-                self.machines.stop_execution(self.execution_arn(execution_id), "Orchestrator.Cancelled",
+                self.machines.stop_execution(self.execution_arn(execution_id), CANCELLED_ERROR,
                                              "cancelled by request")
         self.notifier.notify(execution_id)
         if before.status is not ExecutionStatus.QUEUED:

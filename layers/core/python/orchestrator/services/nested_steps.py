@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.domain.planner import plan_steps
+from orchestrator.services import cancellation
+from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.retry_decision import retry_delay
 from orchestrator.services.step_execution import StepEnvironment, evaluate_when, execute_step, render
 from orchestrator.services.step_records import DONE_STATUSES, StepsView
 from orchestrator.steps.base import StepError, StepResult
 
 #: iterations or branches at once when the step sets no max_concurrency, and the most it may set: each is a
-#: thread of the server, shared by every owner (3,000 items must not mean 3,000 threads)
+#: thread of the server, shared by every owner (3,000 items must not mean 3,000 threads). A loop or
+#: parallel step nested in another runs its units one at a time: limits per level would multiply
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
 
@@ -43,6 +46,9 @@ class _UnitOutcome:
 def run_nested(step: Any, scope: Mapping[str, Any], env: StepEnvironment, key: str) -> StepResult:
     units = _units(step, scope, env, key)
     limit = min(getattr(step.config, "max_concurrency", None) or DEFAULT_CONCURRENCY, MAX_CONCURRENCY)
+    if "[" in key or ".branches" in key:
+        # inside another loop or parallel: one unit at a time, or the limits would multiply per level
+        limit = 1
     max_workers = max(1, min(len(units) or 1, limit))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{step.id}") as pool:
         outcomes = list(pool.map(lambda unit: _run_unit(*unit, env), units))
@@ -76,6 +82,9 @@ def _run_unit(steps: list[Any], scope: dict[str, Any], prefix: str, env: StepEnv
     unit_scope = {**scope, "steps": StepsView(env.records, local)}
     outcome = _UnitOutcome(outputs={})
     for child in (step for group in plan_steps(steps) for step in group):
+        if cancellation.is_cancelled(env.execution_id):  # the items not started yet never start
+            outcome.failure = StepError(CANCELLED_ERROR, "the execution was cancelled", retryable=False)
+            return outcome
         child_key = f"{prefix}.{child.id}"
         record = env.records.get(child_key)
         if record and (record["status"] in DONE_STATUSES or record.get("continued")):

@@ -16,9 +16,9 @@ from orchestrator.observability import logger
 from orchestrator.ports.execution_control import ExecutionControl
 from orchestrator.ports.state_machines import StateMachines, TaskNotFound
 from orchestrator.ports.step_results import StepResultStore
+from orchestrator.services.cancellation import CANCELLED_ERROR
 
 PAUSE_KEY_PREFIX = "$pause/"
-CANCELLED_ERROR = "Orchestrator.Cancelled"
 
 
 class ParkRequest(BaseModel):

@@ -31,9 +31,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from orchestrator.ports.step_results import StepResultStore
+from orchestrator.services.cancellation import CANCELLED_ERROR
 
 #: the error of a step closed because its execution ended (the step runner's for a cancelled execution too)
-CLOSED_ERROR = "Orchestrator.Cancelled"
+CLOSED_ERROR = CANCELLED_ERROR
 #: step result statuses that are final; any other (running, retrying) is closed when the execution ends
 FINAL_RESULT_STATUSES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 

@@ -50,8 +50,8 @@ class StepEnvironment:
             return value
         if isinstance(value, str):
             return self.mask(value)
-        if isinstance(value, Mapping):
-            return {key: self.mask_value(item) for key, item in value.items()}
+        if isinstance(value, Mapping):  # keys too: a script may return {secret: 1}
+            return {self.mask(key) if isinstance(key, str) else key: self.mask_value(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
             return [self.mask_value(item) for item in value]
         return value

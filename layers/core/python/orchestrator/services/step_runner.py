@@ -21,6 +21,7 @@ from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.execution_control import ExecutionControl, StepObserver
 from orchestrator.ports.secrets import SecretResolver
 from orchestrator.ports.step_results import StepResultStore
+from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.nested_steps import RetryLater
 from orchestrator.services.retry_decision import retry_delay
 from orchestrator.services.step_execution import StepEnvironment, evaluate_when, execute_step
@@ -74,7 +75,6 @@ class StepRunnerPorts:
     observer: StepObserver | None = None
 
 
-CANCELLED_ERROR = "Orchestrator.Cancelled"
 
 
 def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:

@@ -2,7 +2,7 @@
 
 The server is configuration more than workflow text (seed 002's executor loads its SMTP config once):
 the operator's relay is ``ORCHESTRATOR_SMTP_HOST`` / ``_PORT`` / ``_SECURITY`` / ``_USERNAME`` /
-``_PASSWORD`` / ``_FROM`` in the environment. A step that names no ``host`` sends through the relay, and
+``_PASSWORD`` / ``_FROM`` / ``_CA_FILE`` in the environment. A step that names no ``host`` sends through the relay, and
 its own values win over the relay's for the other keys. A step that names its own ``host`` brings its
 own server: none of the relay's settings apply, so the relay's credentials can never be sent elsewhere.
 
@@ -39,7 +39,9 @@ from orchestrator.steps.redaction import scrub, secret_values
 
 ENV_PREFIX = "ORCHESTRATOR_SMTP_"
 #: config keys that fall back to ORCHESTRATOR_SMTP_<KEY>
-SERVER_KEYS = ("host", "port", "security", "username", "password", "from")
+SERVER_KEYS = ("host", "port", "security", "username", "password", "from", "ca_file")
+#: how the relay is reached: only the operator sets these for it
+RELAY_FIXED = frozenset({"port", "security", "verify", "ca_file"})
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -95,6 +97,12 @@ class EmailExecutor(EgressBoundExecutor):
                             "may set it; the system's CAs are trusted by default", retryable=False)
         policy = self.egress_policy()
         uses_relay = config.host is None
+        own = sorted(RELAY_FIXED & config.model_fields_set)
+        if uses_relay and own and os.environ.get(ENV_PREFIX + "HOST"):
+            # the relay's credentials go where port and security say: a tenant must not choose that
+            raise StepError("Email.InvalidConfig", f"a step that sends through the operator's relay takes its "
+                            f"{', '.join(own)} from the relay (ORCHESTRATOR_SMTP_*); name your own host to set them",
+                            retryable=False)
         config = with_server_defaults(config)
         if uses_relay and config.host:
             # the operator's relay: reachable wherever it is (often localhost), and only it
