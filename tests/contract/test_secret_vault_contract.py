@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, _open_backend
+from contract.conftest import BACKENDS, _open_backend
 from cryptography.fernet import Fernet
 
 from orchestrator.adapters.local.store_vault import StoreVault

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from orchestrator.masking import get_masker, install_log_masking
 from orchestrator.observability import logger
-from orchestrator.ports.secrets import SecretResolver, SecretVault
+from orchestrator.ports.secrets import SecretInfo, SecretResolver, SecretVault
 from orchestrator.ports.store import Store
 from orchestrator.settings import Settings, get_settings
 
@@ -84,10 +84,10 @@ class _OpenedOnFirstUse:
     def get_secret(self, owner_id: str, name: str) -> str | None:
         return self._opened().get_secret(owner_id, name)
 
-    def put_secret(self, owner_id: str, name: str, value: str):  # type: ignore[no-untyped-def]
+    def put_secret(self, owner_id: str, name: str, value: str) -> SecretInfo:
         return self._opened().put_secret(owner_id, name, value)
 
-    def list_secrets(self, owner_id: str):  # type: ignore[no-untyped-def]
+    def list_secrets(self, owner_id: str) -> list[SecretInfo]:
         return self._opened().list_secrets(owner_id)
 
     def delete_secret(self, owner_id: str, name: str) -> bool:

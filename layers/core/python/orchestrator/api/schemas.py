@@ -27,6 +27,7 @@ from orchestrator.domain.records import (
     WorkflowVersion,
 )
 from orchestrator.domain.stats import WorkflowStats
+from orchestrator.domain.workflow import webhook_path
 
 T = TypeVar("T")
 
@@ -241,7 +242,7 @@ def _trigger_identity(trigger: Any) -> tuple[str, str, str] | None:
     path, method = config.get("path"), config.get("method", "POST")
     if not isinstance(path, str) or not isinstance(method, str):
         return None
-    return str(trigger.get("type")), "/" + path.strip("/"), method.upper()
+    return str(trigger.get("type")), webhook_path(path), method.upper()
 
 
 class ExecutionSummary(Response):

@@ -325,6 +325,11 @@ def _url_path(value: str) -> str:
     return value
 
 
+def webhook_path(path: str) -> str:
+    """``/hooks/deploy``: one leading slash, no trailing one, so the URL and the config compare equal."""
+    return "/" + path.strip("/")
+
+
 class WebhookConfig(_Model):
     path: Annotated[Identifier, AfterValidator(_url_path)] = Field(description="URL path, starting with '/'")
     method: Annotated[

@@ -8,7 +8,8 @@ Two forms:
   at every poll; secret values are scrubbed from error messages.
 - ``db://<connection>?sql=SELECT ...``: one read query on a named database connection, configured
   like the ``database`` step's (the operator's ``ORCHESTRATOR_DB_<NAME>`` for the operator's triggers,
-  else the trigger owner's secret ``DB_<NAME>``; SQLite files for the operator only, or PostgreSQL). Everything after ``sql=`` is the SQL, taken literally (no URL decoding: ``+``, ``&`` and
+  else the trigger owner's secret ``DB_<NAME>``; SQLite for the operator only, or PostgreSQL).
+  Everything after ``sql=`` is the SQL, taken literally (no URL decoding: ``+``, ``&`` and
   ``%`` mean themselves). It must start with SELECT or WITH and holds no templates (SQL built from text
   is an injection hole; a condition has no inputs to bind anyway). ``source`` is the ``database``
   step's query output: ``{"rows": [...], "row_count": n, "truncated": bool}``, at most ``max_rows`` rows.

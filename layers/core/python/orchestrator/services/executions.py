@@ -31,7 +31,7 @@ from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.execution_reuse import downstream_of, reusable_records
 from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.pause_gate import release
-from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY
+from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, is_top_level
 from orchestrator.services.step_sync import close_unfinished_steps
 from orchestrator.services.workflow_plan import build_plan, execution_context
 
@@ -296,7 +296,7 @@ class ExecutionService:
         """Top-level step outputs; large ones stay behind their blob reference."""
         outputs: dict[str, Any] = {}
         for key, record in self.store.step_results.all(execution_id).items():
-            if key.startswith("$") or "[" in key or "." in key:
+            if key.startswith("$") or not is_top_level(key):
                 continue
             outputs[key] = {"$ref": record["output_ref"]} if "output_ref" in record else record.get("output")
         return outputs

@@ -37,7 +37,7 @@ from orchestrator.domain.event_patterns import InvalidEventPattern, matches
 from orchestrator.domain.records import ExecutionRecord, TriggerRecord, TriggerType
 from orchestrator.domain.strict_json import UnsafeJson, strict_loads
 from orchestrator.domain.templates import TemplateError, render
-from orchestrator.domain.workflow import WebhookConfig
+from orchestrator.domain.workflow import WebhookConfig, webhook_path
 from orchestrator.observability import logger
 from orchestrator.services.trigger_configs import event_config, webhook_config
 from orchestrator.services.trigger_errors import (
@@ -72,11 +72,6 @@ class WebhookReplayed(TriggerError):
 def delivery_key(trigger_id: str, signature: str) -> str:
     """What a delivery is remembered by: the trigger and the signature (which covers timestamp and body)."""
     return hashlib.sha256(f"{trigger_id}\n{signature}".encode()).hexdigest()
-
-
-def webhook_path(path: str) -> str:
-    """``/hooks/deploy``: one leading slash, no trailing one, so the URL and the config compare equal."""
-    return "/" + path.strip("/")
 
 
 def event_envelope(event: Any, *, now: datetime, account: str = LOCAL_ACCOUNT, region: str = LOCAL_REGION

@@ -16,7 +16,7 @@ from orchestrator.asl import Interpreter, load_state_machine
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.ports.checkpoints import CheckpointStore
 from orchestrator.services.step_closing import close_unfinished_results
-from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, StepRecords
+from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, StepRecords, is_top_level
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.services.workflow_plan import build_plan, execution_context
 
@@ -42,7 +42,7 @@ class WorkflowRun:
 
     def outputs(self) -> dict[str, Any]:
         """Each top-level step's output (None for skipped steps)."""
-        return {step_id: record.get("output") for step_id, record in self.steps.items() if "." not in step_id and "[" not in step_id}
+        return {step_id: record.get("output") for step_id, record in self.steps.items() if is_top_level(step_id)}
 
 
 class LocalEngine:
@@ -95,7 +95,7 @@ class LocalEngine:
         closed = close_unfinished_results(self.ports.results, execution_id, result.status, result.error, run.steps)
         run.steps.update(closed)
         for key, record in closed.items():
-            if on_step is not None and "." not in key and "[" not in key:
+            if on_step is not None and is_top_level(key):
                 on_step(key, "cancelled", record)
         return run
 

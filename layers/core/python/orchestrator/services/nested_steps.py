@@ -18,7 +18,7 @@ from orchestrator.services import cancellation
 from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.retry_decision import retry_delay
 from orchestrator.services.step_execution import StepEnvironment, evaluate_when, execute_step, render
-from orchestrator.services.step_records import DONE_STATUSES, StepsView
+from orchestrator.services.step_records import DONE_STATUSES, StepsView, is_top_level
 from orchestrator.steps.base import StepError, StepResult
 
 #: iterations or branches at once when the step sets no max_concurrency, and the most it may set: each is a
@@ -46,7 +46,7 @@ class _UnitOutcome:
 def run_nested(step: Any, scope: Mapping[str, Any], env: StepEnvironment, key: str) -> StepResult:
     units = _units(step, scope, env, key)
     limit = min(getattr(step.config, "max_concurrency", None) or DEFAULT_CONCURRENCY, MAX_CONCURRENCY)
-    if "[" in key or ".branches" in key:
+    if not is_top_level(key):
         # inside another loop or parallel: one unit at a time, or the limits would multiply per level
         limit = 1
     max_workers = max(1, min(len(units) or 1, limit))

@@ -32,9 +32,8 @@ from typing import Any
 
 from orchestrator.ports.step_results import StepResultStore
 from orchestrator.services.cancellation import CANCELLED_ERROR
+from orchestrator.services.step_records import is_top_level
 
-#: the error of a step closed because its execution ended (the step runner's for a cancelled execution too)
-CLOSED_ERROR = CANCELLED_ERROR
 #: step result statuses that are final; any other (running, retrying) is closed when the execution ends
 FINAL_RESULT_STATUSES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
@@ -70,7 +69,7 @@ def closing_cause(execution_status: str, *, step_status: str, attempt: int, fail
 def failed_steps_of(records: Mapping[str, str | None], error: str | None) -> list[str]:
     """The top-level steps that failed the execution, from ``{step key: error}`` of the failed steps: those
     whose error is the execution's (a Fail state passes the step's error on), else every failed one."""
-    top_level = {key: step_error for key, step_error in records.items() if "[" not in key and "." not in key}
+    top_level = {key: step_error for key, step_error in records.items() if is_top_level(key)}
     matching = sorted(key for key, step_error in top_level.items() if error and step_error == error)
     return matching or sorted(top_level)
 
@@ -94,7 +93,7 @@ def close_unfinished_results(results: StepResultStore, execution_id: str, machin
             continue
         attempt = int(record.get("attempt") or 1)
         closed[key] = {
-            "status": "cancelled", "attempt": attempt, "error": CLOSED_ERROR,
+            "status": "cancelled", "attempt": attempt, "error": CANCELLED_ERROR,
             "cause": closing_cause(status, step_status=str(record.get("status")), attempt=attempt,
                                    failed_steps=failed, error=error),
             "started_at": record.get("started_at"), "finished_at": time.time(),

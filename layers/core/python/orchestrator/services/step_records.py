@@ -20,6 +20,12 @@ EXECUTION_CONTEXT_KEY = "$execution"
 DONE_STATUSES = frozenset({"succeeded", "skipped"})
 
 
+def is_top_level(key: str) -> bool:
+    """A step of the workflow itself, not one nested in a loop or parallel step (``fan[3].score``,
+    ``par.branches[0].a``): nested keys always hold a ``.``, and step ids never do."""
+    return "." not in key
+
+
 @dataclass
 class StepRecords:
     results: StepResultStore

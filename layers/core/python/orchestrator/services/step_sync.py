@@ -13,9 +13,9 @@ from typing import Any
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionRecord, LogLine, StepExecutionRecord, StepStatus
 from orchestrator.ports.store import Store
+from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.notifier import ExecutionNotifier
 from orchestrator.services.step_closing import (
-    CLOSED_ERROR,
     FINAL_RESULT_STATUSES,
     closing_cause,
     failed_steps_of,
@@ -119,7 +119,7 @@ def close_unfinished_steps(store: Store, execution_id: str,
         if reported is None:
             cause = closing_cause(execution.status.value, step_status=step.status.value, attempt=step.attempt,
                                   failed_steps=failed, error=execution.error)
-            reported = step.model_copy(update={"status": StepStatus.CANCELLED, "error": CLOSED_ERROR,
+            reported = step.model_copy(update={"status": StepStatus.CANCELLED, "error": CANCELLED_ERROR,
                                                "cause": cause, "ended_at": datetime.now(UTC)})
             lines.append(LogLine(step_id=step.step_id, level="WARNING", message=f"closed: {cause}"))
         closed.append(store.upsert_step_execution(reported))

@@ -31,6 +31,7 @@ from typing import Any
 
 from orchestrator.domain.records import ExecutionRecord, TriggerRecord, TriggerType, utcnow
 from orchestrator.domain.schedule import DEFAULT_MISFIRE_GRACE, ScheduleError, to_scheduler_expression
+from orchestrator.domain.workflow import webhook_path
 from orchestrator.observability import logger
 from orchestrator.ports.event_rules import EventRules
 from orchestrator.ports.schedules import Schedules
@@ -44,7 +45,6 @@ from orchestrator.services.inbound_triggers import (
     LOCAL_ACCOUNT,
     LOCAL_REGION,
     InboundTriggers,
-    webhook_path,
 )
 from orchestrator.services.schedule_ticker import ScheduleTicker
 from orchestrator.services.trigger_configs import (

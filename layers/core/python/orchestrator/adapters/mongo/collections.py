@@ -23,7 +23,6 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel("id", unique=True),
         IndexModel(_PAGE),
         IndexModel([("owner_id", ASCENDING), *_PAGE]),
-        IndexModel([("owner_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING)]),
         IndexModel([("status", ASCENDING), *_PAGE]),
         IndexModel([("tags", ASCENDING), *_PAGE]),
     ],
