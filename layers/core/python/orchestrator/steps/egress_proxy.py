@@ -155,15 +155,14 @@ class EgressProxy:
     def _connect(self, host: str, port: int, what: str) -> socket.socket:
         host = host.strip("[]")
         try:
-            addresses = self.resolver(host, port)
-        except OSError as exc:
-            self.log(f"[egress] {what}: cannot resolve {host}: {exc}")
-            raise _Refused(502, f"cannot resolve {host}: {exc}") from None
-        try:
-            checked = self.policy.check(host, addresses)
+            # the same resolution as every step's: numeric spellings, localhost names, every answer checked
+            checked = self.policy.resolve(host, port, self.resolver)
         except EgressDenied as denied:
             self.log(f"[egress] {what}: refused: {denied.cause}")
             raise _Refused(403, denied.cause) from None
+        except OSError as exc:
+            self.log(f"[egress] {what}: cannot resolve {host}: {exc}")
+            raise _Refused(502, f"cannot resolve {host}: {exc}") from None
         last: OSError | None = None
         for address in checked:
             try:
