@@ -48,20 +48,23 @@ def overlap_executor() -> Iterator[None]:
     registry.known_types.cache_clear()
 
 
+def run_loop(config: dict[str, Any], items: int) -> str:
+    """Runs a one-step workflow, the loop ``fan`` with ``config``, over ``items`` items; its outcome's status."""
+    definition = WorkflowDefinition.model_validate({"name": "wide", "steps": [{"id": "fan", "type": "loop",
+                                                                                "config": config}]})
+    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), None)
+    ports.results.put("e", "$execution", execution_context(definition, {"items": list(range(items))}))
+    return run_step(StepRunRequest.model_validate({"execution": {"id": "e"}, "step": {"id": "fan"}}), ports).status
+
+
 @pytest.mark.parametrize(("asked", "most"), [(None, DEFAULT_CONCURRENCY), (1000, MAX_CONCURRENCY), (4, 4)])
 def test_loop_iterations_at_once_are_bounded(asked: int | None, most: int):
     # Given a loop over 200 items, with or without its own max_concurrency
     config: dict[str, Any] = {"items": "{{input.items}}", "steps": [{"id": "each", "type": "test_overlap"}]}
     if asked is not None:
         config["max_concurrency"] = asked
-    definition = WorkflowDefinition.model_validate({"name": "wide", "steps": [{"id": "fan", "type": "loop",
-                                                                                "config": config}]})
-    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), None)
-    ports.results.put("e", "$execution", execution_context(definition, {"items": list(range(200))}))
-    # When it runs
-    outcome = run_step(StepRunRequest.model_validate({"execution": {"id": "e"}, "step": {"id": "fan"}}), ports)
-    # Then it succeeded, never with more iterations at once than the bound
-    assert outcome.status == "succeeded"
+    # When it runs / Then it succeeded, never with more iterations at once than the bound
+    assert run_loop(config, items=200) == "succeeded"
     assert 1 < CountingExecutor.most <= most
 
 
@@ -70,12 +73,6 @@ def test_a_loop_in_a_loop_runs_its_items_one_at_a_time():
     inner = {"items": "{{input.items}}", "max_concurrency": 8, "steps": [{"id": "each", "type": "test_overlap"}]}
     outer = {"items": "{{input.items}}", "max_concurrency": 8, "steps": [{"id": "inner", "type": "loop",
                                                                           "config": inner}]}
-    definition = WorkflowDefinition.model_validate({"name": "deep", "steps": [{"id": "fan", "type": "loop",
-                                                                                "config": outer}]})
-    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), None)
-    ports.results.put("e2", "$execution", execution_context(definition, {"items": list(range(8))}))
-    # When it runs
-    outcome = run_step(StepRunRequest.model_validate({"execution": {"id": "e2"}, "step": {"id": "fan"}}), ports)
-    # Then the levels do not multiply: at most 8 at once (the outer level's), not 64
-    assert outcome.status == "succeeded"
+    # When it runs / Then the levels do not multiply: at most 8 at once (the outer level's), not 64
+    assert run_loop(outer, items=8) == "succeeded"
     assert 1 < CountingExecutor.most <= 8

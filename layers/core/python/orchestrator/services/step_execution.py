@@ -40,7 +40,7 @@ class StepEnvironment:
     secret_values: set[str] = field(default_factory=set)
     #: whose execution (None: the single-user run) and whether that is the operator (steps.base.StepContext)
     owner_id: str | None = None
-    trusted: bool = True
+    trusted: bool = False
 
     def mask(self, text: str) -> str:
         return templates.mask(text, self.secret_values) if self.secret_values else text

@@ -30,7 +30,7 @@ _STATUSES = {
     "cancelled": StepStatus.CANCELLED,
 }
 #: a step in one of these has ended; any other status is closed when its execution ends
-FINAL_STEP_STATUSES = frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED})
+FINAL_STEP_STATUSES = frozenset(StepStatus(status) for status in FINAL_RESULT_STATUSES)
 
 
 def _time(value: float | None) -> datetime | None:
