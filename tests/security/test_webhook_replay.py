@@ -28,23 +28,23 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "api.db"
 
 
-@pytest.fixture
-def api(db_path: Path) -> Iterator[Api]:
+def _api_on(db_path: Path) -> Iterator[Api]:
     store = SqliteStore(db_path)
     made = make_api(store)
     with made.client:
         yield made
     store.close()
+
+
+@pytest.fixture
+def api(db_path: Path) -> Iterator[Api]:
+    yield from _api_on(db_path)
 
 
 @pytest.fixture
 def other_api_process(db_path: Path) -> Iterator[Api]:
     """A second API on the same database: what another process (or Lambda instance) would be."""
-    store = SqliteStore(db_path)
-    made = make_api(store)
-    with made.client:
-        yield made
-    store.close()
+    yield from _api_on(db_path)
 
 
 def signed_webhook(api: Api, owner: str = "alice", path: str = PATH) -> dict[str, Any]:
