@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.adapters.local.memory import MemoryCheckpointStore
 from orchestrator.adapters.local.sam_template import load_sam_template
 from orchestrator.asl import FakeClock, Interpreter, StateMachine, load_state_machine
+from orchestrator.asl.checkpoints import MemoryCheckpointStore
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.services.workflow_plan import build_plan
 

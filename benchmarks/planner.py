@@ -11,6 +11,7 @@ import time
 from orchestrator.domain.planner import plan
 from orchestrator.domain.validation import validate_workflow
 from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.steps.registry import STEP_TYPES
 
 STEPS = 10_000
 
@@ -55,7 +56,7 @@ def main() -> None:
     for label, raw in (("layered DAG (100 wide)", layered(STEPS)), ("chain", chain(STEPS))):
         definition = WorkflowDefinition.model_validate(raw)
         groups, plan_seconds = timed(lambda definition=definition: plan(definition))
-        problems, validate_seconds = timed(lambda raw=raw: validate_workflow(raw))
+        problems, validate_seconds = timed(lambda raw=raw: validate_workflow(raw, STEP_TYPES))
         assert not problems, problems[:3]
         print(
             f"{label:24} {STEPS} steps -> {len(groups):5} groups   "

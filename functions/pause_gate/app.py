@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.factories import get_pause_gate_ports
+from orchestrator.composition.factories import get_pause_gate_ports
 from orchestrator.observability import logger, tracer
 from orchestrator.services.pause_gate import ParkRequest, PauseGatePorts, park
 

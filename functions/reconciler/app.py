@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.factories import get_execution_service
+from orchestrator.composition.factories import get_execution_service
 from orchestrator.observability import logger, metrics, tracer
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.reconciler import reconcile

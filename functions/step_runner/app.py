@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.factories import get_step_runner_ports
+from orchestrator.composition.factories import get_step_runner_ports
 from orchestrator.observability import logger, metrics, tracer
 from orchestrator.services.step_runner import StepRunnerPorts, StepRunRequest, run_step
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orchestrator.adapters.trigger_factory import get_trigger_service
+from orchestrator.composition.triggers import get_trigger_service
 from orchestrator.observability import logger, tracer
 from orchestrator.services.triggers import TriggerService
 

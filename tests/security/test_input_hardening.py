@@ -18,9 +18,9 @@ from e2e.cli_runner import orchestrator
 from integration.api.api_harness import Api, definition, make_api
 
 from orchestrator.adapters.sqlite import SqliteStore
-from orchestrator.domain.loader import WorkflowValidationError, parse_workflow
 from orchestrator.domain.strict_json import UnsafeJson, strict_loads
 from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.services.workflow_loader import WorkflowValidationError, parse_workflow
 
 JSON = {"Content-Type": "application/json"}
 DEEP = b"[" * 10_000 + b"]" * 10_000

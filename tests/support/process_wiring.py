@@ -3,9 +3,9 @@ environment a test has just set. Importable as ``support.process_wiring``."""
 
 from __future__ import annotations
 
-from orchestrator.adapters import factories
-from orchestrator.adapters.local import runtime as runtime_module
-from orchestrator.adapters.store_factory import close_stores
+from orchestrator.composition import factories
+from orchestrator.composition import runtime as runtime_module
+from orchestrator.composition.store import close_stores
 from orchestrator.settings import get_settings
 
 

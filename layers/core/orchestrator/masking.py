@@ -1,6 +1,6 @@
 """Keep secret values out of everything the orchestrator writes: step logs, error causes, its own logs.
 
-A ``Masker`` holds the secret values resolved so far (``adapters.secrets_factory.get_secrets`` registers
+A ``Masker`` holds the secret values resolved so far (``composition.secrets.get_secrets`` registers
 each one as it is fetched) and replaces them with ``***`` (the same mark ``steps.redaction`` uses):
 
 - ``mask(text)`` for step logs and error causes (the step runner passes it to executors as ``ctx.mask``);

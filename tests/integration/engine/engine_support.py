@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters.local import runtime as runtime_module
+from orchestrator.composition import runtime as runtime_module
 from orchestrator.domain.records import ExecutionRecord, WorkflowRecord, WorkflowStatus
 from support.process_wiring import reset_process_wiring
 

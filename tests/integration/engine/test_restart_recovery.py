@@ -13,8 +13,8 @@ from pathlib import Path
 
 from engine_support import create_workflow, wait_for
 
-from orchestrator.adapters.local.runtime import WORKFLOW_STATE_MACHINE, LocalRuntime
 from orchestrator.asl.checkpoints import END
+from orchestrator.composition.runtime import WORKFLOW_STATE_MACHINE, LocalRuntime
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus
 from orchestrator.services.reconciler import reconcile

@@ -26,10 +26,10 @@ from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStor
 from orchestrator.api import create_app
 from orchestrator.api.auth import issue_api_key
 from orchestrator.cli.live_view import LiveStepView
+from orchestrator.composition.local_engine import LocalEngine
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus, StepStatus
 from orchestrator.domain.workflow import WorkflowDefinition
-from orchestrator.services.local_engine import LocalEngine
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.settings import Settings
 

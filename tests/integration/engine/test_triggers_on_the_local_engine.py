@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from engine_support import create_workflow, wait_for
 
 from orchestrator.adapters.local.ticker import Ticker
-from orchestrator.adapters.trigger_factory import build_trigger_service
+from orchestrator.composition.triggers import build_trigger_service
 from orchestrator.domain.lifecycle import is_terminal
 from orchestrator.domain.records import ExecutionStatus, TriggerRecord, TriggerType
 from orchestrator.settings import get_settings

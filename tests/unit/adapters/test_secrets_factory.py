@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters import secrets_factory
 from orchestrator.adapters.local.store_vault import StoreVault
-from orchestrator.adapters.store_factory import close_stores
+from orchestrator.composition import secrets as secrets_factory
+from orchestrator.composition.store import close_stores
 from orchestrator.masking import get_masker
 from orchestrator.settings import Settings, get_settings
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.adapters import store_factory
 from orchestrator.adapters.mongo import MongoStore
 from orchestrator.adapters.sqlite import SqliteStore
+from orchestrator.composition import store as store_factory
 from orchestrator.settings import Settings
 
 

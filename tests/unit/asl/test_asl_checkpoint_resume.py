@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.adapters.local.memory import MemoryCheckpointStore
 from orchestrator.asl import ExecutionDoesNotExist, FakeClock, Interpreter, load_state_machine
+from orchestrator.asl.checkpoints import MemoryCheckpointStore
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 

@@ -8,7 +8,6 @@ from typing import Any, ClassVar, Literal
 import pytest
 from pydantic import Field
 
-from orchestrator.domain import validation
 from orchestrator.domain.durations import Duration
 from orchestrator.steps import registry
 from orchestrator.steps.base import StepConfig, StepContext, StepResult
@@ -56,4 +55,4 @@ def fake_executors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def without_executor_configs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Judge only the workflow language, not the built-in executors' configs (they have their own tests)."""
-    monkeypatch.setattr(validation, "executor_config_model", lambda step_type: None)
+    monkeypatch.setattr(registry.RegisteredStepTypes, "config_model", lambda self, step_type: None)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.domain.loader import definition_from_dict
 from orchestrator.domain.problems import Problem, WorkflowValidationError
 from orchestrator.domain.validation import validate_workflow
+from orchestrator.services.workflow_loader import definition_from_dict
 from orchestrator.steps import registry
+from orchestrator.steps.registry import STEP_TYPES
 
 from .builders import step, workflow
 
 
 def problems_of(raw) -> list[str]:
-    return [str(problem) for problem in validate_workflow(raw)]
+    return [str(problem) for problem in validate_workflow(raw, STEP_TYPES)]
 
 
 def test_a_sound_workflow_has_no_problems():
@@ -38,7 +39,7 @@ def test_a_sound_workflow_has_no_problems():
         ),
         variables={"api": "https://x"},
     )
-    assert validate_workflow(raw) == []
+    assert validate_workflow(raw, STEP_TYPES) == []
 
 
 # --- shapes (the model's errors, at document locations) ---------------------------------------------------
@@ -421,7 +422,7 @@ def test_problems_are_sorted_by_position_with_numeric_indexes():
     raw = workflow(*[step(f"s{i}") for i in range(12)])
     raw["steps"][10]["depends_on"] = ["nope"]
     raw["steps"][2]["depends_on"] = ["nope"]
-    assert [p.location for p in validate_workflow(raw)] == [
+    assert [p.location for p in validate_workflow(raw, STEP_TYPES)] == [
         "steps[2].depends_on[0]",
         "steps[10].depends_on[0]",
     ]

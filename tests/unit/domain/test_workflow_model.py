@@ -7,7 +7,6 @@ import json
 import pytest
 import yaml
 
-from orchestrator.domain.loader import load_workflow
 from orchestrator.domain.workflow import (
     ConditionStep,
     LoopStep,
@@ -18,6 +17,7 @@ from orchestrator.domain.workflow import (
     WebhookTrigger,
     WorkflowDefinition,
 )
+from orchestrator.services.workflow_loader import load_workflow
 
 from .builders import FIXTURES, step, workflow
 

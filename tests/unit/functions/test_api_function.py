@@ -10,11 +10,12 @@ import pytest
 from cloud_handler_support import context, event, load_handler
 from moto import mock_aws
 
-from orchestrator.adapters import factories, secrets_factory
 from orchestrator.adapters.sqlite import SqliteStore
-from orchestrator.adapters.store_factory import close_stores, get_store
 from orchestrator.api import create_app
 from orchestrator.api.auth import issue_api_key
+from orchestrator.composition import factories
+from orchestrator.composition import secrets as secrets_factory
+from orchestrator.composition.store import close_stores, get_store
 from orchestrator.domain.records import ExecutionRecord, WorkflowRecord, WorkflowStatus
 from orchestrator.services.step_records import StepRecords
 from orchestrator.settings import Settings, get_settings

@@ -13,6 +13,7 @@ from orchestrator.domain.validation import validate_workflow
 from orchestrator.steps import db_connections, db_mongo, db_sql
 from orchestrator.steps.base import StepError
 from orchestrator.steps.database import DatabaseConfig
+from orchestrator.steps.registry import STEP_TYPES
 
 
 def test_template_in_sql_is_refused_by_the_model() -> None:
@@ -28,7 +29,7 @@ def test_template_in_sql_is_reported_by_workflow_validation() -> None:
     workflow = {"name": "w", "steps": [{"id": "q", "type": "database", "config": {
         "connection": "main_db", "operation": "query", "sql": "SELECT * FROM t WHERE id = {{input.id}}"}}]}
     # When the workflow is validated (which ignores errors AT template values)
-    problems = validate_workflow(workflow)
+    problems = validate_workflow(workflow, STEP_TYPES)
     # Then the refusal is still reported, because it is a model-level error
     assert any("must not contain templates" in p.message for p in problems), problems
 
@@ -41,7 +42,7 @@ def test_seed_002_database_step_is_valid() -> None:
          "config": {"operation": "insert", "table": "synced_data", "connection": "main_db"},
          "input_mapping": {"data": "{{steps.transform_data.output.result}}"}}]}
     # Then the database step has no problem
-    assert [p for p in validate_workflow(workflow) if "save_data" in p.location] == []
+    assert [p for p in validate_workflow(workflow, STEP_TYPES) if "save_data" in p.location] == []
 
 
 @pytest.mark.parametrize(("config", "message"), [

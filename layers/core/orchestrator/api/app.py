@@ -152,21 +152,21 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
 
 
 def _default_store(settings: Settings) -> Store:
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.store import get_store
 
     return get_store(settings)
 
 
 def _process_blobs() -> Blobs:
     # where this process's step runner puts large outputs: S3 in the cloud (ORCHESTRATOR_BLOB_BUCKET)
-    from orchestrator.adapters.factories import get_blobs
+    from orchestrator.composition.factories import get_blobs
 
     return get_blobs()
 
 
 def _secret_vault(settings: Settings, store: Store | None) -> SecretVault:
     """The process's vault, or one over the given store's rows (same key rules)."""
-    from orchestrator.adapters import secrets_factory
+    from orchestrator.composition import secrets as secrets_factory
 
     if store is None:
         return secrets_factory.get_secret_vault()
@@ -174,13 +174,13 @@ def _secret_vault(settings: Settings, store: Store | None) -> SecretVault:
 
 
 def _process_trigger_service() -> TriggerService:
-    from orchestrator.adapters.trigger_factory import get_trigger_service
+    from orchestrator.composition.triggers import get_trigger_service
 
     return get_trigger_service()
 
 
 def _default_execution_service() -> ExecutionService:
-    from orchestrator.adapters.factories import get_execution_service
+    from orchestrator.composition.factories import get_execution_service
 
     return get_execution_service()
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -153,3 +155,29 @@ class ReplayLog:
             elif kind == TOKEN:
                 log.tokens[record["key"]] = record["token"]
         return log
+
+
+class MemoryCheckpointStore:
+    """The log of an interpreter run that nothing needs to outlive the process (the default)."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._finished: set[str] = set()
+        self._lock = threading.Lock()
+
+    def append(self, execution_id: str, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._logs[execution_id].extend(records)
+
+    def load(self, execution_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._logs.get(execution_id, ()))
+
+    def unfinished(self) -> list[str]:
+        with self._lock:
+            return [eid for eid in self._logs if eid not in self._finished]
+
+    def finish(self, execution_id: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._logs[execution_id].append(record)
+            self._finished.add(execution_id)

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.adapters.local.memory import MemoryCheckpointStore
 from orchestrator.asl.callbacks import TaskTokenRegistry
-from orchestrator.asl.checkpoints import START, CheckpointWriter, ReplayLog
+from orchestrator.asl.checkpoints import START, CheckpointWriter, MemoryCheckpointStore, ReplayLog
 from orchestrator.asl.clock import Clock, SystemClock
 from orchestrator.asl.errors import STATES_RUNTIME, STATES_TIMEOUT, StatesError
 from orchestrator.asl.invoke_pool import InvokePool

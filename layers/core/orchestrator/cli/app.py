@@ -42,7 +42,7 @@ def _quiet_powertools() -> None:
 
 
 def _load(file: Path) -> Any:
-    from orchestrator.domain.loader import WorkflowValidationError, load_workflow
+    from orchestrator.services.workflow_loader import WorkflowValidationError, load_workflow
 
     try:
         return load_workflow(file)
@@ -100,7 +100,7 @@ def run(
     ORCHESTRATOR_EGRESS_ALLOW_PRIVATE=false to refuse them."""
     from orchestrator.cli.inputs import parse_json_argument, parse_variables
     from orchestrator.cli.live_view import LiveStepView
-    from orchestrator.services.local_run import local_engine
+    from orchestrator.composition.local_run import local_engine
 
     _quiet_powertools()
     definition = _load(file)
@@ -134,7 +134,7 @@ def serve(
 ) -> None:
     """Run the API, the worker pool and the schedule ticker on SQLite under ./.orchestrator/."""
     _quiet_powertools()
-    from orchestrator.adapters.local.server import HomeInUse, LocalServer
+    from orchestrator.composition.server import HomeInUse, LocalServer
     from orchestrator.settings import get_settings
 
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
@@ -224,7 +224,7 @@ def asl_run(definition: Path, input: InputOption = None) -> None:
     """Run an ASL file. Prints the output JSON, or the error and cause (exit code 1)."""
     from orchestrator.asl import AslDefinitionError, load_state_machine
     from orchestrator.cli.inputs import parse_json_argument
-    from orchestrator.services.local_run import local_interpreter
+    from orchestrator.composition.local_run import local_interpreter
 
     _quiet_powertools()
     execution_input = parse_json_argument(input, option="--input")

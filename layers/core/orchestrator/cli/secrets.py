@@ -35,7 +35,7 @@ class _LocalVault:
     """The operator's (admin owner's) secrets in this machine's store, through the same vault as serve."""
 
     def __init__(self) -> None:
-        from orchestrator.adapters.secrets_factory import get_secret_vault
+        from orchestrator.composition.secrets import get_secret_vault
         from orchestrator.domain.tenancy import ADMIN_OWNER_ID
 
         self._vault = get_secret_vault()

@@ -12,7 +12,7 @@ linear in the *distinct* nodes (sizes are memoised per node, without recursion),
 
 The refusal is a ``YamlTooComplex``, a ``yaml.MarkedYAMLError``: it has the line and column where the
 problem is, and every ``except yaml.YAMLError`` already handles it. Use ``safe_load`` where
-``yaml.safe_load`` was used; ``domain/loader.py`` runs the same check with its own strict loader.
+``yaml.safe_load`` was used; ``services/workflow_loader.py`` runs the same check with its own strict loader.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every problem of a workflow definition at once, each with its location.
 
-``validate_workflow(raw)`` runs the model's checks (shapes, durations, cron, time zones, expression
+``validate_workflow(raw, step_types)`` runs the model's checks (shapes, durations, cron, time zones, expression
 syntax), the checks across steps (``step_tree``) and each executor's own config model, then returns the
 problems sorted by location. An empty list means ``WorkflowDefinition.model_validate(raw)`` succeeds and
 the workflow is sound as a whole.
@@ -9,7 +9,7 @@ the workflow is sound as a whole.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,19 +23,26 @@ from orchestrator.domain.problems import (
 )
 from orchestrator.domain.step_tree import Found, StepTree
 from orchestrator.domain.templates import is_template
-from orchestrator.domain.workflow import WorkflowDefinition
-from orchestrator.steps import registry
+from orchestrator.domain.workflow import STRUCTURAL_TYPES, WorkflowDefinition
 
 __all__ = [
     "Problem",
     "WorkflowValidationError",
-    "executor_config_model",
+    "StepTypes",
     "pydantic_problems",
     "validate_workflow",
 ]
 
 
-def validate_workflow(raw: Any) -> list[Problem]:
+class StepTypes(Protocol):
+    """What validation needs to know of the step executors (the process's registry implements it)."""
+
+    def known_types(self) -> frozenset[str]: ...
+
+    def config_model(self, step_type: str) -> type[BaseModel] | None: ...
+
+
+def validate_workflow(raw: Any, step_types: StepTypes) -> list[Problem]:
     """All problems of a raw definition (as loaded from YAML/JSON), sorted by location; [] when valid."""
     if not isinstance(raw, Mapping):
         return [Problem("", f"a workflow must be a mapping with 'name' and 'steps', found {describe(raw)}")]
@@ -48,13 +55,13 @@ def validate_workflow(raw: Any) -> list[Problem]:
     tree.check_dependencies()
     tree.check_references()
     found.extend(tree.found)
-    found.extend(_step_type_problems(tree))
-    found.extend(_executor_config_problems(tree))
+    found.extend(_step_type_problems(tree, step_types))
+    found.extend(_executor_config_problems(tree, step_types))
     return _sorted_unique(found)
 
 
-def _step_type_problems(tree: StepTree) -> Iterable[Found]:
-    known = registry.known_types()
+def _step_type_problems(tree: StepTree, step_types: StepTypes) -> Iterable[Found]:
+    known = step_types.known_types()
     for node in tree.nodes:
         if node.type is not None and node.type not in known:
             yield (
@@ -63,23 +70,13 @@ def _step_type_problems(tree: StepTree) -> Iterable[Found]:
             )
 
 
-def executor_config_model(step_type: str) -> type[BaseModel] | None:
-    """The config model of the executor of ``step_type``, if it has one that can be loaded."""
-    try:
-        executor = registry.get_executor(step_type)
-    except Exception:  # an executor module that fails to import is a packaging bug, not the workflow's
-        return None
-    model = getattr(executor, "config_model", None)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _executor_config_problems(tree: StepTree) -> Iterable[Found]:
+def _executor_config_problems(tree: StepTree, step_types: StepTypes) -> Iterable[Found]:
     """Each task step's raw config against its executor's model; values that are templates are not judged."""
     for node in tree.nodes:
         config = node.raw.get("config", {})
-        if node.type is None or node.type in registry.STRUCTURAL_TYPES or not isinstance(config, Mapping):
+        if node.type is None or node.type in STRUCTURAL_TYPES or not isinstance(config, Mapping):
             continue
-        model = executor_config_model(node.type)
+        model = step_types.config_model(node.type)
         if model is None:
             continue
         try:

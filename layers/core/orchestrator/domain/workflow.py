@@ -33,7 +33,9 @@ from orchestrator.domain.durations import Duration, NonNegativeDuration
 from orchestrator.domain.expressions import compile_expression
 from orchestrator.domain.identifiers import Identifier
 from orchestrator.domain.templates import whole_reference
-from orchestrator.steps.registry import STRUCTURAL_TYPES
+
+#: step types the step runner itself implements (they nest other steps)
+STRUCTURAL_TYPES = frozenset({"condition", "loop", "parallel"})
 
 _STEP_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,79}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

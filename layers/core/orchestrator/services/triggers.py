@@ -227,7 +227,7 @@ class TriggerService:
         """The trigger owner's secret: a webhook or a condition source reads its own owner's, nobody else's."""
         if self._secrets is None:
             # the process's resolver (masks what it hands out); imported late: services do not pick adapters
-            from orchestrator.adapters.secrets_factory import get_secret_resolver
+            from orchestrator.composition.secrets import get_secret_resolver
 
             self._secrets = get_secret_resolver()
         return self._secrets.for_owner(owner_id).get(name)

@@ -1,6 +1,6 @@
 """The workflow use cases behind the API: create, change, activate / pause / resume, templates, diagnostics.
 
-Definitions are checked whole by the domain loader before anything is stored, so a stored version always
+Definitions are checked whole by the workflow loader before anything is stored, so a stored version always
 runs. Seed 002's create request carries the workflow's name beside its definition rather than in it;
 the definition gets that name (and the request's description) when it has none of its own, so both the
 seed's shape and a workflow file pasted whole are accepted.
@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.domain.loader import definition_from_dict
 from orchestrator.domain.records import (
     ExecutionRecord,
     TriggerRecord,
@@ -23,6 +22,7 @@ from orchestrator.domain.records import (
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.ports.store import RecordNotFound, Store
 from orchestrator.services.trigger_catalog import TriggerCatalog
+from orchestrator.services.workflow_loader import definition_from_dict
 
 #: the ``source`` of a definition's WorkflowValidationError: problems are located in the ``definition``
 DEFINITION_SOURCE = "definition"

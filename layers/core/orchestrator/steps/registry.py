@@ -7,6 +7,9 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from pydantic import BaseModel
+
+from orchestrator.domain.workflow import STRUCTURAL_TYPES
 from orchestrator.observability import logger
 from orchestrator.steps.base import StepExecutor
 
@@ -23,8 +26,6 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "agent": "orchestrator.steps.agent:AgentExecutor",
 }
 
-#: step types the step runner itself implements (they nest other steps)
-STRUCTURAL_TYPES = frozenset({"condition", "loop", "parallel"})
 
 _registered: dict[str, StepExecutor[Any]] = {}
 
@@ -72,3 +73,22 @@ def get_executor(type_name: str) -> StepExecutor[Any] | None:
 @lru_cache(maxsize=1)
 def known_types() -> frozenset[str]:
     return frozenset(BUILTIN_EXECUTORS) | frozenset(_registered) | frozenset(_entry_points()) | STRUCTURAL_TYPES
+
+
+class RegisteredStepTypes:
+    """The step types of this process as workflow validation sees them (``domain.validation.StepTypes``)."""
+
+    def known_types(self) -> frozenset[str]:
+        return known_types()
+
+    def config_model(self, step_type: str) -> type[BaseModel] | None:
+        """The config model of the executor of ``step_type``, if it has one that can be loaded."""
+        try:
+            executor = get_executor(step_type)
+        except Exception:  # an executor module that fails to import is a packaging bug, not the workflow's
+            return None
+        model = getattr(executor, "config_model", None)
+        return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+STEP_TYPES = RegisteredStepTypes()

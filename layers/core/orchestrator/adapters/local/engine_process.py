@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from orchestrator.adapters.local.engine_link import EngineLink, EngineLinkServer, socket_path
-from orchestrator.adapters.local.runtime import LocalRuntime, get_local_runtime
 from orchestrator.adapters.local.ticker import Ticker
-from orchestrator.adapters.trigger_factory import build_trigger_service
+from orchestrator.composition.runtime import LocalRuntime, get_local_runtime
+from orchestrator.composition.triggers import build_trigger_service
 from orchestrator.observability import logger
 from orchestrator.ports.state_machines import ExecutionNotFound
 from orchestrator.services.reconciler import reconcile

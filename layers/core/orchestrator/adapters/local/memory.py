@@ -8,30 +8,6 @@ from collections import defaultdict
 from typing import Any
 
 
-class MemoryCheckpointStore:
-    def __init__(self) -> None:
-        self._logs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._finished: set[str] = set()
-        self._lock = threading.Lock()
-
-    def append(self, execution_id: str, records: list[dict[str, Any]]) -> None:
-        with self._lock:
-            self._logs[execution_id].extend(records)
-
-    def load(self, execution_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._logs.get(execution_id, ()))
-
-    def unfinished(self) -> list[str]:
-        with self._lock:
-            return [eid for eid in self._logs if eid not in self._finished]
-
-    def finish(self, execution_id: str, record: dict[str, Any]) -> None:
-        with self._lock:
-            self._logs[execution_id].append(record)
-            self._finished.add(execution_id)
-
-
 class MemoryStepResultStore:
     def __init__(self) -> None:
         self._results: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)

@@ -18,9 +18,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.adapters.trigger_factory import get_trigger_service
 from orchestrator.api.errors import ApiError, error_response
 from orchestrator.api.schemas import ErrorResponse, ExecutionResponse
+from orchestrator.composition.triggers import get_trigger_service
 from orchestrator.domain.strict_json import UnsafeJson, strict_loads
 from orchestrator.services.inbound_triggers import WebhookReplayed
 from orchestrator.services.trigger_errors import (

@@ -38,7 +38,7 @@ def trigger_service_options(settings: Settings) -> dict[str, Any]:
 def build_trigger_service(settings: Settings) -> TriggerService:
     options = trigger_service_options(settings)
     if settings.engine != "aws":
-        from orchestrator.adapters.local.runtime import get_local_runtime
+        from orchestrator.composition.runtime import get_local_runtime
 
         runtime = get_local_runtime()
         return TriggerService(runtime.store, runtime.executions, **options)
@@ -46,8 +46,8 @@ def build_trigger_service(settings: Settings) -> TriggerService:
     from orchestrator.adapters.aws.event_rules import EventBridgeRules
     from orchestrator.adapters.aws.scheduler import SchedulerSchedules
     from orchestrator.adapters.aws.sqs_queue import SqsQueue
-    from orchestrator.adapters.factories import get_state_machines
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.factories import get_state_machines
+    from orchestrator.composition.store import get_store
     from orchestrator.services.executions import ExecutionService
     from orchestrator.services.notifier import get_notifier
 

@@ -33,7 +33,7 @@ def build_vault(settings: Settings, store: Store | None = None) -> SecretVault:
 
         return SecretsManagerVault(prefix=prefix, max_age=max_age, region=region)
     from orchestrator.adapters.local.store_vault import StoreVault
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.store import get_store
 
     return StoreVault((store or get_store(settings)).secrets, lambda: _key_text(settings))
 
@@ -98,7 +98,7 @@ def build_single_user_resolver(settings: Settings) -> SecretResolver:
     """``orchestrator run``: the operator's secrets in ``ORCHESTRATOR_HOME``'s store, if there is one
     (``orchestrator secrets set --local``), then ``ORCHESTRATOR_SECRET_*``."""
     install_log_masking(logger, get_masker())
-    from orchestrator.adapters.store_factory import SQLITE_FILE_NAME
+    from orchestrator.composition.store import SQLITE_FILE_NAME
 
     has_home_store = settings.store == "sqlite" and (settings.home.expanduser() / SQLITE_FILE_NAME).is_file()
     local_store = settings.secrets_backend in ("store", "env")

@@ -23,6 +23,7 @@ from orchestrator.domain.strict_json import UnsafeJson, first_unsafe_value, stri
 from orchestrator.domain.templates import is_template
 from orchestrator.domain.validation import validate_workflow
 from orchestrator.domain.workflow import WorkflowDefinition
+from orchestrator.steps.registry import STEP_TYPES
 
 __all__ = [
     "Problem",
@@ -99,7 +100,7 @@ def definition_from_dict(
 
     ``text`` (YAML) lets each problem carry its line; ``problems`` are ones found while reading.
     """
-    found = [*(problems or []), *validate_workflow(raw)]
+    found = [*(problems or []), *validate_workflow(raw, STEP_TYPES)]
     if found:
         if text is not None:
             found = _with_lines(found, text)

@@ -31,8 +31,8 @@ def get_step_runner_ports() -> StepRunnerPorts:
 
 
 def build_step_runner_ports(settings: Settings, blobs: Blobs | None = None) -> StepRunnerPorts:
-    from orchestrator.adapters.secrets_factory import get_secret_resolver
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.secrets import get_secret_resolver
+    from orchestrator.composition.store import get_store
     from orchestrator.services.step_sync import StoreExecutionControl, StoreStepObserver
 
     store = get_store(settings)
@@ -60,7 +60,7 @@ def build_blobs(settings: Settings) -> Blobs:
         from orchestrator.adapters.aws.s3_blobs import S3Blobs
 
         return S3Blobs(settings.blob_bucket, prefix=BLOB_PREFIX, region=settings.aws_region)
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.store import get_store
 
     return get_store(settings).blobs
 
@@ -72,14 +72,14 @@ def get_state_machines() -> StateMachines:
         from orchestrator.adapters.aws.step_functions import StepFunctionsStateMachines
 
         return StepFunctionsStateMachines.from_settings(settings)
-    from orchestrator.adapters.local.runtime import get_local_runtime
+    from orchestrator.composition.runtime import get_local_runtime
 
     return get_local_runtime().machines
 
 
 @lru_cache(maxsize=1)
 def get_pause_gate_ports() -> PauseGatePorts:
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.store import get_store
     from orchestrator.services.pause_gate import PauseGatePorts
     from orchestrator.services.step_sync import StoreExecutionControl
 
@@ -92,11 +92,11 @@ def get_execution_service() -> ExecutionService:
     """The control plane's use cases with this process's adapters (SQS + Step Functions in the cloud)."""
     settings = get_settings()
     if settings.engine != "aws":
-        from orchestrator.adapters.local.runtime import get_local_runtime
+        from orchestrator.composition.runtime import get_local_runtime
 
         return get_local_runtime().executions
     from orchestrator.adapters.aws.sqs_queue import SqsQueue
-    from orchestrator.adapters.store_factory import get_store
+    from orchestrator.composition.store import get_store
     from orchestrator.services.executions import ExecutionService
 
     return ExecutionService(

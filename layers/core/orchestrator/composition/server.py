@@ -32,11 +32,11 @@ from orchestrator.adapters.local.engine_link import (
     socket_path,
 )
 from orchestrator.adapters.local.engine_process import start_engine, stop_engine
-from orchestrator.adapters.local.runtime import workflow_state_machine_arn
-from orchestrator.adapters.store_factory import get_store
-from orchestrator.adapters.trigger_factory import trigger_service_options
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ensure_admin_key
+from orchestrator.composition.runtime import workflow_state_machine_arn
+from orchestrator.composition.store import get_store
+from orchestrator.composition.triggers import trigger_service_options
 from orchestrator.observability import logger
 from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService

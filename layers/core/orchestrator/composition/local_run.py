@@ -8,9 +8,9 @@ from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStore
 from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import load_sam_template
-from orchestrator.adapters.secrets_factory import build_single_user_resolver
 from orchestrator.asl import Interpreter
-from orchestrator.services.local_engine import LocalEngine
+from orchestrator.composition.local_engine import LocalEngine
+from orchestrator.composition.secrets import build_single_user_resolver
 from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.settings import get_settings
 from orchestrator.steps import egress

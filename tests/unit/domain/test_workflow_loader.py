@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.domain.loader import format_of, load_workflow, parse_workflow
 from orchestrator.domain.problems import WorkflowValidationError
+from orchestrator.services.workflow_loader import format_of, load_workflow, parse_workflow
 
 VALID_YAML = """\
 name: demo

@@ -1,7 +1,7 @@
 """The local engine's composition root: one store, one interpreter, one queue, one ticker per process.
 
 `orchestrator serve` starts it; the Lambda handlers that the local interpreter invokes reach the same
-objects through adapters.factories. On start it resumes the executions a killed process left running
+objects through composition.factories. On start it resumes the executions a killed process left running
 (their checkpoints replay without re-running finished steps) and announces the ones left queued.
 """
 
@@ -15,8 +15,8 @@ from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import SamTemplate, load_sam_template
 from orchestrator.adapters.local.worker_queue import LocalWorkerQueue
-from orchestrator.adapters.store_factory import get_store
 from orchestrator.asl import ExecutionResult, Interpreter, StateMachine, load_state_machine
+from orchestrator.composition.store import get_store
 from orchestrator.observability import logger
 from orchestrator.services.executions import ExecutionService
 from orchestrator.services.notifier import get_notifier
