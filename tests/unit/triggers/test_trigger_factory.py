@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.adapters import factories
 from orchestrator.adapters.aws.event_rules import EventBridgeRules
 from orchestrator.adapters.aws.scheduler import SchedulerSchedules
-from orchestrator.adapters.store_factory import close_stores
-from orchestrator.adapters.trigger_factory import build_trigger_service
+from orchestrator.composition import factories
+from orchestrator.composition.store import close_stores
+from orchestrator.composition.triggers import build_trigger_service
 from orchestrator.settings import Settings, get_settings
 
 CLOUD = {"engine": "aws", "store": "memory", "aws_region": "us-east-1",
