@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     schedule_target_arn: str | None = Field(default=None, description="What schedules invoke: TriggerFunction ARN.")
     schedule_role_arn: str | None = Field(default=None, description="Role EventBridge Scheduler assumes.")
     event_bus_name: str = Field(default="default", description="EventBridge bus of the orchestrator's events.")
+    # what schedules and event rules do when the TriggerFunction cannot take an event (it failed, throttled)
+    trigger_dlq_arn: str | None = Field(
+        default=None, description="SQS queue where schedules and event rules leave events they could not deliver.")
+    trigger_retry_attempts: int = Field(
+        default=10, ge=0, le=185, description="Retries of a failed delivery (then the event goes to the DLQ).")
+    trigger_max_event_age_seconds: int = Field(
+        default=3600, ge=60, le=86400, description="A delivery still failing this long after the event is dropped "
+                                                   "to the DLQ: a nightly trigger does not fire hours late.")
     max_concurrent: int = Field(default=100, ge=1, description="Executions running at once, in all (seed 002).")
     max_concurrent_per_workflow: int | None = Field(default=None, ge=1, description="Per workflow; none: no limit.")
     max_concurrent_per_owner: int | None = Field(
@@ -104,7 +112,70 @@ class Settings(BaseSettings):
                              f"({', '.join(reached[:3]) or 'AWS_* or ORCHESTRATOR_*'}); use e.g. ORCHESTRATOR_SECRET_")
         return prefix
 
+    # --- configuration read from AWS at cold start (the deployed stack), never a plain environment variable.
+    # An id is a Secrets Manager secret (ARN, or a name) or an SSM SecureString parameter (a name that starts
+    # with "/", or a parameter ARN); composition/config_secrets.py resolves it.
+    admin_key_secret_id: str | None = Field(
+        default=None, description="Secret whose value is the admin API key (accepted as ORCHESTRATOR_ADMIN_KEY is); "
+                                  "instead of ORCHESTRATOR_ADMIN_KEY.")
+    mongodb_uri_secret_id: str | None = Field(
+        default=None, description="Secret whose value is the MongoDB URI (or a JSON object with a 'uri' key); "
+                                  "instead of ORCHESTRATOR_MONGODB_URI, which GetFunctionConfiguration would show.")
+    config_secret_max_age_seconds: int = Field(
+        default=300, ge=0, description="How long a warm process keeps those values before it reads them again "
+                                       "(a rotated admin key is accepted, and the old one refused, within this).")
+
+    @field_validator("admin_key_secret_id", "mongodb_uri_secret_id")
+    @classmethod
+    def _secret_id_is_well_formed(cls, secret_id: str | None, info: ValidationInfo) -> str | None:
+        # Errors here are SettingsError, not ValueError: pydantic would print its input, the plain value of
+        # ORCHESTRATOR_MONGODB_URI or ORCHESTRATOR_ADMIN_KEY among it.
+        secret_id = (secret_id or "").strip()
+        if not secret_id:  # unset, or set to "" (a template's "no secret" branch)
+            return None
+        field_name = str(info.field_name)
+        variable = f"ORCHESTRATOR_{field_name.upper()}"
+        plain_field, plain_variable = {"admin_key_secret_id": ("admin_api_key", "ORCHESTRATOR_ADMIN_KEY"),
+                                       "mongodb_uri_secret_id": ("mongodb_uri", "ORCHESTRATOR_MONGODB_URI")}[field_name]
+        if info.data.get(plain_field):
+            raise SettingsError(f"{plain_variable} and {variable} are both set: set only one (in the cloud the "
+                                f"secret id, so that the value is not readable in the function's configuration)")
+        # the value itself (a URI, an ork_ key) where its id belongs: refused, and never echoed
+        looks_like_the_value = "://" in secret_id or secret_id.startswith("ork_")
+        if looks_like_the_value or secret_reference_kind(secret_id) is None:
+            hint = (" It looks like the value itself: the variable takes the id of the secret that holds it."
+                    if looks_like_the_value else "")
+            raise SettingsError(
+                f"{variable} is not a secret id: expected a Secrets Manager secret ARN "
+                f"(arn:<partition>:secretsmanager:<region>:<account>:secret:<name>) or name, or an SSM parameter name "
+                f"starting with '/' or parameter ARN (arn:<partition>:ssm:<region>:<account>:parameter/<name>).{hint}")
+        return secret_id
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+class SettingsError(Exception):
+    """A configuration error whose message is safe to print. Deliberately not a ValueError: pydantic would
+    wrap that in a ValidationError that shows the input values, secrets among them."""
+
+
+_SECRETSMANAGER_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}"
+_SSM_PARAMETER_ARN = r"arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]{1,2048}"
+_SSM_PARAMETER_NAME = r"/[A-Za-z0-9/_.-]{1,2047}"
+_SECRETSMANAGER_NAME = r"[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]{0,511}"
+
+
+def secret_reference_kind(secret_id: str) -> Literal["secretsmanager", "ssm"] | None:
+    """Which service an id names (``ORCHESTRATOR_*_SECRET_ID``), or None if it is malformed."""
+    import re
+
+    if re.fullmatch(_SECRETSMANAGER_ARN, secret_id):
+        return "secretsmanager"
+    if re.fullmatch(_SSM_PARAMETER_ARN, secret_id) or re.fullmatch(_SSM_PARAMETER_NAME, secret_id):
+        return "ssm"
+    if not secret_id.startswith("arn:") and re.fullmatch(_SECRETSMANAGER_NAME, secret_id):
+        return "secretsmanager"
+    return None

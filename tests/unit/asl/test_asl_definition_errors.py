@@ -98,8 +98,8 @@ def test_problems_inside_branches_and_item_processors_are_located():
         ),
         (
             {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Parameters": {}, "End": True},
-            "States.S.Resource: unsupported resource 'arn:aws:states:::sqs:sendMessage': only Lambda service "
-            "integrations are supported by the local interpreter",
+            "States.S.Resource: unsupported resource 'arn:aws:states:::sqs:sendMessage': only the Lambda and Step "
+            "Functions (startExecution) integrations are supported by the local interpreter",
         ),
         (
             {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.sync", "Parameters": {"FunctionName": "f"}, "End": True},

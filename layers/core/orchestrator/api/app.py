@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from orchestrator.api.auth import ApiKeyAuthenticator, event_scope
+from orchestrator.api.auth import AdminKeySource, ApiKeyAuthenticator, event_scope
 from orchestrator.api.context import ApiContext, HealthCheck
 from orchestrator.api.errors import ROUTES_STATE_KEY, install_error_handlers
 from orchestrator.api.middleware import BodySizeLimit, JsonBodyGuard, UnexpectedErrors
@@ -118,7 +118,7 @@ def create_app(
         openapi_tags=_TAGS,
     )
     app.state.context = context
-    app.state.authenticator = ApiKeyAuthenticator(store, settings.admin_api_key)
+    app.state.authenticator = ApiKeyAuthenticator(store, _admin_key_source(settings))
     install_error_handlers(app)
     # added last = outermost: the 500 safety net also covers the size limit and stamps every response;
     # the JSON guard reads bodies through the size limit
@@ -149,6 +149,14 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
         yield
 
     return lifespan
+
+
+def _admin_key_source(settings: Settings) -> AdminKeySource:
+    # ORCHESTRATOR_ADMIN_KEY, or the secret ORCHESTRATOR_ADMIN_KEY_SECRET_ID names (read now: a missing one
+    # fails the start, naming it; then again once per config_secret_max_age_seconds, for rotation)
+    from orchestrator.composition.config_secrets import admin_key_source
+
+    return admin_key_source(settings)
 
 
 def _default_store(settings: Settings) -> Store:

@@ -9,8 +9,10 @@ Keys are sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. ``/hea
 ``/docs`` and ``/openapi.json`` need none (operators' probes and scrapers; no owner's data in them beyond
 workflow ids in metric labels).
 
-Bootstrap: ``ORCHESTRATOR_ADMIN_KEY`` (``Settings.admin_api_key``) is accepted as an admin key; without
-it, ``ensure_admin_key`` creates one in the store on first start and returns it once for printing.
+Bootstrap: ``ORCHESTRATOR_ADMIN_KEY`` (``Settings.admin_api_key``) is accepted as an admin key, and so,
+in the deployed stack, is the value of the secret ``ORCHESTRATOR_ADMIN_KEY_SECRET_ID`` names (the
+composition root reads it; the authenticator gets a function that returns its current value). Without
+either, ``ensure_admin_key`` creates one in the store on first start and returns it once for printing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -30,6 +33,9 @@ from orchestrator.domain.records import ApiKeyRecord
 from orchestrator.domain.tenancy import ADMIN_OWNER_ID
 from orchestrator.ports.store import Store
 from orchestrator.settings import Settings
+
+#: the configured admin key: none, the key, or a function that returns its current value (a rotating secret)
+AdminKeySource = str | Callable[[], str | None] | None
 
 KEY_PREFIX = "ork_"
 #: how many leading characters of a key are stored, to tell keys apart in listings ("ork_" + 8)
@@ -56,7 +62,7 @@ def issue_api_key(store: Store, owner_id: str, *, is_admin: bool = False) -> tup
 def ensure_admin_key(store: Store, settings: Settings) -> str | None:
     """Creates the first admin key when none is configured and the store has none; returns it (to print
     once, as ``orchestrator serve`` does on first start), else None."""
-    if settings.admin_api_key:
+    if settings.admin_api_key or settings.admin_key_secret_id:
         return None
     if any(key.is_admin and not key.revoked for key in store.list_api_keys(ADMIN_OWNER_ID)):
         return None
@@ -78,13 +84,27 @@ class Principal:
 
 
 class ApiKeyAuthenticator:
-    def __init__(self, store: Store, admin_api_key: str | None = None) -> None:
+    def __init__(self, store: Store, admin_api_key: AdminKeySource = None) -> None:
         self._store = store
-        self._admin_key_hash = hash_api_key(admin_api_key) if admin_api_key else None
+        self._admin_key: Callable[[], str | None] | None = None
+        self._admin_key_hash: str | None = None
+        if callable(admin_api_key):
+            self._admin_key = admin_api_key
+        elif admin_api_key:
+            self._admin_key_hash = hash_api_key(admin_api_key)
+
+    def _configured_admin_hash(self) -> str | None:
+        if self._admin_key is None:
+            return self._admin_key_hash
+        # The source caches the value (config_secret_max_age_seconds); once per that it reads the secret
+        # again, a blocking call here, where one request at a time runs (a Lambda container).
+        key = self._admin_key()
+        return hash_api_key(key) if key else None
 
     def configured_admin(self, presented_hash: str) -> Principal | None:
         """The principal of the configured admin key, if that is the key presented (no store read)."""
-        if self._admin_key_hash is not None and hmac.compare_digest(presented_hash, self._admin_key_hash):
+        admin_key_hash = self._configured_admin_hash()
+        if admin_key_hash is not None and hmac.compare_digest(presented_hash, admin_key_hash):
             return Principal(ADMIN_OWNER_ID, is_admin=True)
         return None
 

@@ -26,7 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.asl.callbacks import TaskTokenRegistry
-from orchestrator.asl.checkpoints import START, CheckpointWriter, MemoryCheckpointStore, ReplayLog
+from orchestrator.asl.checkpoints import END, START, CheckpointWriter, MemoryCheckpointStore, ReplayLog
+from orchestrator.asl.child_executions import ChildExecutions
 from orchestrator.asl.clock import Clock, SystemClock
 from orchestrator.asl.errors import STATES_RUNTIME, STATES_TIMEOUT, StatesError
 from orchestrator.asl.invoke_pool import InvokePool
@@ -45,6 +46,10 @@ DEFAULT_ROLE_ARN = "arn:aws:iam::{account}:role/orchestrator-local-states"
 
 class ExecutionInputError(ValueError):
     """The execution input is not JSON, or exceeds the 256 KiB payload quota (StartExecution refuses it)."""
+
+
+class ExecutionAbandoned(BaseException):  # noqa: N818 -- like CancelledError: not an error of the execution
+    """A child execution stopped without an end (the interpreter is closing or the process dying)."""
 
 
 class ExecutionAlreadyExists(ValueError):
@@ -140,8 +145,12 @@ class Interpreter:
         max_workers: int = 64,
         rng: random.Random | None = None,
         role_arn: str | None = None,
+        machines: Mapping[str, StateMachine] | None = None,
     ) -> None:
         self.invoke = invoke or _no_functions
+        #: what a startExecution Task may start besides its own machine, by ARN
+        self.machines: dict[str, StateMachine] = dict(machines or {})
+        self._children = ChildExecutions(self)
         self.clock: Clock = clock or SystemClock()
         self.checkpoints: CheckpointStore = checkpoints if checkpoints is not None else MemoryCheckpointStore()
         self.rng = rng or random.Random()
@@ -242,39 +251,95 @@ class Interpreter:
         Executions of machines not in ``machines_by_arn``, or whose definition changed since they started,
         are left unfinished (and logged): replaying them against another definition would be wrong.
         """
-        loop_thread = self._ensure_started()
         handles = []
         for execution_arn in self.checkpoints.unfinished():
-            with self._lock:
-                if execution_arn in self._running:
-                    continue
             records = self.checkpoints.load(execution_arn)
             if not records:
                 continue
-            replay = ReplayLog.from_records(records)
-            start = replay.start
-            machine = machines_by_arn.get(start["stateMachineArn"])
+            start = records[0]
+            machine = machines_by_arn.get(start.get("stateMachineArn", ""))
             if machine is None:
-                logger.warning("cannot resume %s: state machine %s not given", execution_arn, start["stateMachineArn"])
+                logger.warning("cannot resume %s: state machine %s not given", execution_arn, start.get("stateMachineArn"))
                 continue
-            if machine.definition_hash != start["definitionHash"]:
-                logger.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
-                continue
-            with self._lock:
-                self._running[execution_arn] = _Running()
-            writer = CheckpointWriter(self.checkpoints, execution_arn)
-            execution = self._execution(
-                machine,
-                execution_arn,
-                start["name"],
-                start["input"],
-                datetime.fromisoformat(start["startTime"]),
-                writer,
-                listener,
-                replay,
-            )
-            handles.append(ExecutionHandle(execution_arn, start["name"], loop_thread.submit(self._drive(execution))))
+            handle = self.resume_one(execution_arn, machine, listener)
+            if handle is not None:
+                handles.append(handle)
         return handles
+
+    def resume_one(
+        self, execution_arn: str, machine: StateMachine, listener: Listener | None = None
+    ) -> ExecutionHandle | None:
+        """Resume one unfinished execution of ``machine``; None if it runs already or cannot be resumed."""
+        loop_thread = self._ensure_started()
+        with self._lock:
+            if execution_arn in self._running:
+                return None
+        records = self.checkpoints.load(execution_arn)
+        if not records:
+            return None
+        replay = ReplayLog.from_records(records)
+        start = replay.start
+        if machine.definition_hash != start["definitionHash"]:
+            logger.warning("cannot resume %s: the definition of %s changed since it started", execution_arn, machine.arn)
+            return None
+        with self._lock:
+            if execution_arn in self._running:
+                return None
+            self._running[execution_arn] = _Running()
+        writer = CheckpointWriter(self.checkpoints, execution_arn)
+        execution = self._execution(
+            machine,
+            execution_arn,
+            start["name"],
+            start["input"],
+            datetime.fromisoformat(start["startTime"]),
+            writer,
+            listener,
+            replay,
+        )
+        return ExecutionHandle(execution_arn, start["name"], loop_thread.submit(self._drive(execution)))
+
+    # -- what child executions need (asl/child_executions.py) ------------------------------------------------------
+
+    def is_running(self, execution_arn: str) -> bool:
+        with self._lock:
+            return execution_arn in self._running
+
+    def abort_requested(self, execution_arn: str) -> bool:
+        with self._lock:
+            return execution_arn in self._abort_requests
+
+    async def wait_for(self, execution_arn: str) -> ExecutionResult:
+        """The result of an execution of this interpreter, awaited on its loop (running or ended)."""
+        while True:
+            with self._lock:
+                running = self._running.get(execution_arn)
+            if running is not None and running.task is not None:
+                return await asyncio.shield(running.task)
+            if running is None:
+                ended = self._ended(execution_arn)
+                if ended is not None:
+                    return ended
+                # neither running nor ended: it was abandoned (shutdown, or the process dying), and so is its parent
+                raise ExecutionAbandoned(execution_arn)
+            await asyncio.sleep(0.005)  # reserved by start()/resume but not begun yet
+
+    def _ended(self, execution_arn: str) -> ExecutionResult | None:
+        records = self.checkpoints.load(execution_arn)
+        if not records or records[-1].get("kind") != END:
+            return None
+        start, end = records[0], records[-1]
+        output = end.get("output")
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            name=start["name"],
+            status=end["status"],
+            output=json.loads(output) if output is not None else None,
+            error=end.get("error"),
+            cause=end.get("cause"),
+            start_date=datetime.fromisoformat(start["startTime"]),
+            stop_date=datetime.fromisoformat(end["stopDate"]) if end.get("stopDate") else None,
+        )
 
     def _execution(
         self,
@@ -304,6 +369,7 @@ class Interpreter:
             role_arn=self.role_arn or DEFAULT_ROLE_ARN.format(account=machine.account),
             listener=listener,
             replay=replay,
+            children=self._children,
         )
 
     # -- callbacks and control ------------------------------------------------------------------------------------

@@ -33,8 +33,13 @@ from orchestrator.observability import logger
 
 if TYPE_CHECKING:
     from orchestrator.asl.callbacks import TaskTokenRegistry
+    from orchestrator.asl.child_executions import ChildExecutions
     from orchestrator.asl.model import StateGraph, StateMachine
     from orchestrator.asl.states.base import State
+
+#: Step Functions' quota on one Standard execution's history
+MAX_HISTORY_EVENTS = 25_000
+_EXECUTION_END_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 Listener = Callable[[dict[str, Any]], None]
 Invoke = Callable[[str, Any], Any]
@@ -268,7 +273,9 @@ class Execution:
         role_arn: str,
         listener: Listener | None = None,
         replay: ReplayLog | None = None,
+        children: ChildExecutions | None = None,
     ) -> None:
+        self.children = children
         self.machine = machine
         self.arn = execution_arn
         self.name = name
@@ -319,6 +326,9 @@ class Execution:
                 branch.last_event_id = recorded["id"]
                 return recorded
         event_id = self._next_event_id
+        if event_id > MAX_HISTORY_EVENTS and event_type not in _EXECUTION_END_EVENTS:
+            # Step Functions fails the execution, and no Catch can stop it (States.Runtime ends executions)
+            raise runtime_error(f"The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")
         self._next_event_id = event_id + 1
         event: dict[str, Any] = {
             "timestamp": self.clock.now(),

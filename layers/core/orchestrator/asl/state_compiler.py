@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator.asl.child_executions import RESOURCES as START_EXECUTION_RESOURCES
 from orchestrator.asl.choice import compile_rule
 from orchestrator.asl.dataflow import JsonPathFlow
 from orchestrator.asl.graph import JSONATA, JSONPATH, check_graph_structure
@@ -393,6 +394,8 @@ class StateCompiler:
             return INVOKE_CALLBACK, resource
         if _LAMBDA_FUNCTION_ARN.fullmatch(resource):
             return FUNCTION, resource
+        if resource in START_EXECUTION_RESOURCES:
+            return START_EXECUTION_RESOURCES[resource], resource
         if "${" in resource:
             return None, resource  # an unresolved placeholder, already reported by the loader
         if ":activity:" in resource:
@@ -400,7 +403,7 @@ class StateCompiler:
         elif resource.startswith("arn:aws:states:::lambda:invoke."):
             reason = "only the request-response and .waitForTaskToken patterns of lambda:invoke are supported"
         elif resource.startswith("arn:aws:states:::"):
-            reason = "only Lambda service integrations are supported by the local interpreter"
+            reason = "only the Lambda and Step Functions (startExecution) integrations are supported by the local interpreter"
         else:
             reason = "not a Lambda function ARN"
         self.problem(

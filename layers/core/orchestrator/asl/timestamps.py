@@ -50,3 +50,8 @@ def timestamp_sort_key(text: object) -> tuple[int, int] | None:
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 with milliseconds and 'Z', as the Context object shows times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def epoch_millis(moment: datetime) -> int:
+    """A date as the service integrations' responses carry it (StartDate, StopDate): epoch milliseconds."""
+    return int(moment.timestamp() * 1000)

@@ -55,12 +55,15 @@ def admin_key_source(settings: Settings) -> str | Callable[[], str] | None:
 def mongodb_uri(settings: Settings) -> str | None:
     """The MongoDB URI: ``ORCHESTRATOR_MONGODB_URI``, or the value of the secret that
     ``ORCHESTRATOR_MONGODB_URI_SECRET_ID`` names (the URI itself, or a JSON object with a ``uri`` key)."""
-    if not settings.mongodb_uri_secret_id:
-        return settings.mongodb_uri
-    from orchestrator.adapters.aws.config_secrets import SecretReference
+    if settings.mongodb_uri_secret_id:
+        from orchestrator.adapters.aws.config_secrets import SecretReference
 
-    uri = _reader(settings).get(SecretReference(MONGODB_URI_VARIABLE, settings.mongodb_uri_secret_id), json_key="uri")
-    mask_mongodb_uri(uri)
+        reference = SecretReference(MONGODB_URI_VARIABLE, settings.mongodb_uri_secret_id)
+        uri: str | None = _reader(settings).get(reference, json_key="uri")
+    else:
+        uri = settings.mongodb_uri
+    if uri:
+        mask_mongodb_uri(uri)
     return uri
 
 

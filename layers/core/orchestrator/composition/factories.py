@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from orchestrator.ports.state_machines import StateMachines
     from orchestrator.services.executions import ExecutionService
     from orchestrator.services.pause_gate import PauseGatePorts
+    from orchestrator.services.plan_reader import PlanReader
 
 
 #: where S3Blobs keeps step outputs in the blob bucket (template.yaml's lifecycle rule expires them there)
@@ -104,3 +105,13 @@ def get_execution_service() -> ExecutionService:
         max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
         max_concurrent_per_owner=settings.max_concurrent_per_owner,
     )
+
+
+@lru_cache(maxsize=1)
+def get_plan_reader() -> PlanReader:
+    """Shares the step runner's parsed contexts: in one process (the local engine) both read the same."""
+    from orchestrator.services.plan_reader import PlanReader
+
+    prepared = get_step_runner_ports().prepared
+    assert prepared is not None
+    return PlanReader(prepared)

@@ -15,13 +15,15 @@ from orchestrator.adapters.local.sam_template import load_sam_template
 from orchestrator.asl import Interpreter, load_state_machine
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.ports.checkpoints import CheckpointStore
+from orchestrator.services.plan_reader import PlanReader
 from orchestrator.services.step_closing import close_unfinished_results
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, StepRecords, is_top_level
 from orchestrator.services.step_runner import StepRunnerPorts
-from orchestrator.services.workflow_plan import build_plan, execution_context
+from orchestrator.services.workflow_plan import STEPS_PER_EXECUTION, build_plan, execution_context
 
 WORKFLOW_STATE_MACHINE = "WorkflowStateMachine"
 STEP_RUNNER_FUNCTION = "StepRunnerFunction"
+PLAN_READER_FUNCTION = "PlanReaderFunction"
 
 #: (step id, "running" | outcome status, outcome payload or None)
 StepListener = Callable[[str, str, dict[str, Any] | None], None]
@@ -47,13 +49,16 @@ class WorkflowRun:
 
 class LocalEngine:
     def __init__(self, ports: StepRunnerPorts, *, root: Path | None = None, clock: Any = None,
-                 checkpoints: CheckpointStore | None = None) -> None:
+                 checkpoints: CheckpointStore | None = None, steps_per_execution: int = STEPS_PER_EXECUTION) -> None:
         self.ports = ports
+        self.steps_per_execution = steps_per_execution
         template = load_sam_template((root or project_root()) / "template.yaml")
         self._lambdas = LocalLambdas(template)
         step_runner = self._lambdas.handler(STEP_RUNNER_FUNCTION)
         # the same handler, given this engine's stores instead of the process-wide ones
         self._lambdas.override(STEP_RUNNER_FUNCTION, lambda event, context: step_runner(event, context, ports=ports))
+        plan_reader, reader = self._lambdas.handler(PLAN_READER_FUNCTION), PlanReader(ports.prepared)
+        self._lambdas.override(PLAN_READER_FUNCTION, lambda event, context: plan_reader(event, context, reader=reader))
         self._listeners: dict[str, StepListener] = {}
         self.interpreter = Interpreter(invoke=self._invoke, clock=clock, checkpoints=checkpoints)
         self.machine = load_state_machine(template.definition(WORKFLOW_STATE_MACHINE))
@@ -75,7 +80,7 @@ class LocalEngine:
         context = execution_context(definition, execution_input, variables=variables,
                                     workflow_dir=str(workflow_dir) if workflow_dir else None)
         self.ports.results.put(execution_id, EXECUTION_CONTEXT_KEY, context)
-        return execution_id, build_plan(definition, execution_id)
+        return execution_id, build_plan(definition, execution_id, self.steps_per_execution)
 
     def run(self, definition: WorkflowDefinition, execution_input: Any, *, execution_id: str | None = None,
             variables: dict[str, Any] | None = None, workflow_dir: Path | None = None,

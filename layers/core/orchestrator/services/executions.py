@@ -33,7 +33,7 @@ from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.pause_gate import release
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, is_top_level
 from orchestrator.services.step_sync import close_unfinished_steps
-from orchestrator.services.workflow_plan import build_plan, execution_context
+from orchestrator.services.workflow_plan import STEPS_PER_EXECUTION, build_plan, execution_context
 
 #: Step Functions' terminal statuses -> the control plane's
 _FINAL_STATUS = {
@@ -67,6 +67,8 @@ class ExecutionService:
     max_concurrent_per_workflow: int | None = None
     #: executions of one owner running at once: no owner can take every slot from the others
     max_concurrent_per_owner: int | None = None
+    #: above this many steps a plan runs as child executions of at most this many (services/workflow_plan.py)
+    steps_per_execution: int = STEPS_PER_EXECUTION
 
     # -- starting ------------------------------------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class ExecutionService:
 
     def start_machine(self, execution_id: str, definition: WorkflowDefinition) -> None:
         try:
-            self.machines.start_execution(self.state_machine, execution_id, build_plan(definition, execution_id))
+            self.machines.start_execution(self.state_machine, execution_id, build_plan(definition, execution_id, self.steps_per_execution))
         except Exception as exc:
             logger.exception("cannot start the state machine", extra={"execution_id": execution_id})
             self.finish(execution_id, "FAILED", error="Orchestrator.StartFailed", cause=f"{type(exc).__name__}: {exc}")

@@ -15,7 +15,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.domain.tenancy import is_operator
-from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.observability import logger, metrics
 from orchestrator.ports.blobs import Blobs
 from orchestrator.ports.execution_control import ExecutionControl, StepObserver
@@ -23,6 +22,7 @@ from orchestrator.ports.secrets import SecretResolver
 from orchestrator.ports.step_results import StepResultStore
 from orchestrator.services.cancellation import CANCELLED_ERROR
 from orchestrator.services.nested_steps import RetryLater
+from orchestrator.services.prepared_executions import PreparedExecutions
 from orchestrator.services.retry_decision import retry_delay
 from orchestrator.services.step_execution import StepEnvironment, evaluate_when, execute_step
 from orchestrator.services.step_records import DONE_STATUSES, StepRecords, StepsView
@@ -73,6 +73,12 @@ class StepRunnerPorts:
     inline_limit: int = 200 * 1024
     control: ExecutionControl | None = None
     observer: StepObserver | None = None
+    #: parsed contexts of the executions this process runs steps of (made from ``results`` when not given)
+    prepared: PreparedExecutions | None = None
+
+    def __post_init__(self) -> None:
+        if self.prepared is None:
+            self.prepared = PreparedExecutions(self.results)
 
 
 
@@ -87,8 +93,9 @@ def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
 def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
     execution_id, step_id, attempt = request.execution.id, request.step.id, request.attempt
     records = StepRecords(ports.results, ports.blobs, execution_id, ports.inline_limit, ports.observer)
-    context = records.context()
-    definition = WorkflowDefinition.model_validate(context["definition"])
+    assert ports.prepared is not None  # set by __post_init__
+    prepared = ports.prepared.get(execution_id)
+    context, definition = prepared.context, prepared.definition
     step = definition.step(step_id)
 
     previous = records.get(step_id)
@@ -117,7 +124,7 @@ def _run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
         owner_id=owner_id,
         trusted=is_operator(owner_id),
         workflow_dir=Path(context["workflow_dir"]) if context.get("workflow_dir") else None,
-        workflow_steps={s.id: s.model_dump(mode="json", exclude_none=True) for s in definition.steps},
+        workflow_steps=prepared.workflow_steps,
     )
     started = time.time()
     records.put(step_id, {"status": "running", "attempt": attempt, "started_at": started})

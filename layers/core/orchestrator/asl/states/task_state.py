@@ -1,4 +1,5 @@
-"""Task: Lambda functions, by function ARN or through ``arn:aws:states:::lambda:invoke[.waitForTaskToken]``.
+"""Task: Lambda functions, by function ARN or through ``arn:aws:states:::lambda:invoke[.waitForTaskToken]``,
+and child executions through ``arn:aws:states:::states:startExecution[.sync|.sync:2]`` (asl/child_executions.py).
 
 History as Step Functions writes it: a function ARN gives LambdaFunctionScheduled / Started / Succeeded |
 Failed | TimedOut; the lambda:invoke integration gives TaskScheduled / TaskStarted / (TaskSubmitted) /
@@ -15,6 +16,14 @@ from typing import Any
 
 from orchestrator.asl.callbacks import CallbackOutcome
 from orchestrator.asl.checkpoints import Outcome
+from orchestrator.asl.child_executions import (
+    START_ASYNC,
+    START_SYNC,
+    START_SYNC2,
+    TASK_FAILED,
+    ChildRequest,
+)
+from orchestrator.asl.child_executions import describe as describe_child
 from orchestrator.asl.errors import (
     STATES_HEARTBEAT_TIMEOUT,
     STATES_TIMEOUT,
@@ -30,11 +39,13 @@ from orchestrator.asl.lambda_invoke import (
 from orchestrator.asl.paths import Reference, ReferenceNotFound, invalid_path_error
 from orchestrator.asl.runtime import StateRun, race_with_alarm
 from orchestrator.asl.states.base import RecoverableState
+from orchestrator.asl.timestamps import epoch_millis
 from orchestrator.asl.values import NOT_TRUNCATED, exceeds_payload_quota, roundtrip, to_json
 
 FUNCTION = "function"  # arn:aws:lambda:...:function:name
 INVOKE = "invoke"  # arn:aws:states:::lambda:invoke
 INVOKE_CALLBACK = "invoke.waitForTaskToken"
+START_EXECUTION_KINDS = (START_ASYNC, START_SYNC, START_SYNC2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,8 @@ class TaskState(RecoverableState):
     async def attempt(self, run: StateRun, data: Any) -> tuple[Any, dict[str, Any] | None]:
         if self.kind == FUNCTION:
             result = await self._function_arn(run, data)
+        elif self.kind in START_EXECUTION_KINDS:
+            result = await self._start_execution(run, data)
         else:
             result = await self._lambda_invoke(run, data)
         return self.flow.output(data, result, run)
@@ -167,6 +180,72 @@ class TaskState(RecoverableState):
     def _failed(run: StateRun, key: str, error: StatesError) -> Outcome:
         run.execution.record_failure(key, error)
         return Outcome(error=error.error, cause=error.cause, failed=True, from_task=error.from_task)
+
+    # -- arn:aws:states:::states:startExecution[.sync|.sync:2] -----------------------------------------------
+
+    async def _start_execution(self, run: StateRun, data: Any) -> Any:
+        timeout, heartbeat = self._durations(run, data)
+        parameters = self.flow.effective_input(data, run)
+        scheduled: dict[str, Any] = {
+            "resourceType": "states",
+            "resource": self.kind,
+            "region": self.region,
+            "parameters": to_json(parameters),
+        }
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = timeout
+        if heartbeat is not None:
+            scheduled["heartbeatInSeconds"] = heartbeat
+        run.emit("TaskScheduled", "taskScheduledEventDetails", scheduled)
+        run.emit("TaskStarted", "taskStartedEventDetails", {"resourceType": "states", "resource": self.kind})
+        outcome = run.execution.recorded_outcome(run.attempt_key)
+        if outcome is None:
+            outcome = await self._run_child(run, parameters, timeout)
+        details = {"resourceType": "states", "resource": self.kind}
+        if outcome.failed:
+            timed_out = outcome.error == STATES_TIMEOUT
+            run.emit("TaskTimedOut" if timed_out else "TaskFailed",
+                     "taskTimedOutEventDetails" if timed_out else "taskFailedEventDetails",
+                     {**details, **_error_details(outcome)})
+            raise StatesError(outcome.error, outcome.cause, from_task=outcome.from_task)
+        result_json = outcome.result_json or to_json(outcome.result)
+        run.emit("TaskSucceeded", "taskSucceededEventDetails",
+                 {**details, "output": result_json, "outputDetails": NOT_TRUNCATED})
+        run.known = (outcome.result, result_json)
+        return outcome.result
+
+    async def _run_child(self, run: StateRun, parameters: Any, timeout: int | None) -> Outcome:
+        execution = run.execution
+        key = run.attempt_key
+        children = execution.children
+        assert children is not None, "the interpreter gives every execution its ChildExecutions"
+        try:
+            request = ChildRequest.from_parameters(parameters, execution)
+            child_arn, started = children.start(execution, request)
+        except StatesError as refused:
+            return self._failed(run, key, StatesError(refused.error, refused.cause, from_task=True))
+        submitted = {"ExecutionArn": child_arn, "StartDate": epoch_millis(started)}
+        if self.kind == START_ASYNC:
+            result_json = to_json(submitted)
+            execution.record_result(key, result_json)
+            return Outcome(result=submitted, result_json=result_json)
+        run.emit("TaskSubmitted", "taskSubmittedEventDetails", {
+            "resourceType": "states", "resource": self.kind, "output": to_json(submitted), "outputDetails": NOT_TRUNCATED,
+        })
+        execution.writer.flush()  # the child runs on its own: its start must be durable before we wait
+        deadline = execution.clock.now() + timedelta(seconds=timeout) if timeout is not None else None
+        finished, result = await race_with_alarm(children.wait(execution, child_arn), execution.clock, deadline)
+        if not finished:
+            return self._failed(run, key, StatesError(STATES_TIMEOUT, None, from_task=True))
+        described = describe_child(result, request.state_machine_arn, request.input_value,
+                                   as_values=self.kind == START_SYNC2)
+        if result.status != "SUCCEEDED":
+            return self._failed(run, key, StatesError(TASK_FAILED, to_json(described), from_task=True))
+        result_json = to_json(described)
+        if exceeds_payload_quota(result_json):
+            return self._failed(run, key, execution.data_limit_error(self.name))
+        execution.record_result(key, result_json)
+        return Outcome(result=described, result_json=result_json)
 
     # -- arn:aws:states:::lambda:invoke[.waitForTaskToken] ------------------------------------------------
 
