@@ -16,4 +16,5 @@ def reset_process_wiring() -> None:
     factories.get_blobs.cache_clear()
     factories.get_state_machines.cache_clear()
     factories.get_pause_gate_ports.cache_clear()
+    factories.get_plan_reader.cache_clear()
     close_stores()

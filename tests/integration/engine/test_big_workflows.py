@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from engine_support import create_workflow, wait_for
 
 from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStore
 from orchestrator.composition.local_engine import LocalEngine
@@ -87,3 +88,19 @@ def test_a_5000_step_workflow_completes_on_the_local_interpreter() -> None:
     assert len(run.steps) == 5000 and all(record["status"] == "succeeded" for record in run.steps.values())
     assert len(run.history) < 25_000
     print(f"5,000 steps in {elapsed:.1f} s")
+
+
+def test_a_big_workflow_completes_through_the_engine_of_serve(runtime) -> None:
+    # Given a 600-step workflow stored in the server's SQLite store (two parts of the default size)
+    definition = layered(6, 100).model_dump(mode="json", exclude_none=True)
+    workflow = create_workflow(runtime, definition)
+
+    # When it is executed as the API would
+    execution = runtime.executions.submit(workflow.id, input={}, owner_id="owner-1")
+    done = wait_for(runtime, execution.id, lambda record: record.status.value in ("completed", "failed"), timeout=120)
+
+    # Then it completed, with every step recorded once, and the parts left no execution record of their own
+    assert done.status.value == "completed", done.error
+    steps = runtime.store.list_step_executions(execution.id)
+    assert len(steps) == 600 and {step.status.value for step in steps} == {"succeeded"}
+    assert [record.id for record in runtime.store.list_executions(limit=10).items] == [execution.id]

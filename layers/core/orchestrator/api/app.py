@@ -21,7 +21,7 @@ from orchestrator.api.routers import RESOURCE_ROUTERS
 from orchestrator.api.routers.inbound import create_inbound_router
 from orchestrator.api.schemas import SchedulerStatus
 from orchestrator.ports.blobs import Blobs
-from orchestrator.ports.secrets import SecretVault
+from orchestrator.ports.secrets import SecretResolver, SecretVault
 from orchestrator.ports.store import Store
 from orchestrator.services.execution_events import EventStreamOptions
 from orchestrator.services.executions import ExecutionService
@@ -100,7 +100,8 @@ def create_app(
             _default_execution_service
         ),
         trigger_service_factory=lambda: trigger_service or (
-            _process_trigger_service() if own_services else TriggerService(store, context.executions)
+            _process_trigger_service() if own_services else TriggerService(
+                store, context.executions, secrets=_process_secret_resolver())
         ),
         secret_vault_factory=lambda: secret_vault or _secret_vault(settings, None if own_services else store),
     )
@@ -179,6 +180,12 @@ def _secret_vault(settings: Settings, store: Store | None) -> SecretVault:
     if store is None:
         return secrets_factory.get_secret_vault()
     return secrets_factory.build_vault(settings, store)
+
+
+def _process_secret_resolver() -> SecretResolver:
+    from orchestrator.composition.secrets import get_secret_resolver
+
+    return get_secret_resolver()
 
 
 def _process_trigger_service() -> TriggerService:

@@ -31,7 +31,7 @@ from orchestrator.adapters.local.engine_link import (
     new_secret,
     socket_path,
 )
-from orchestrator.adapters.local.engine_process import start_engine, stop_engine
+from orchestrator.composition.engine_process import start_engine, stop_engine
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ensure_admin_key
 from orchestrator.composition.runtime import workflow_state_machine_arn

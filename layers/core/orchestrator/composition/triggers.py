@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
+from orchestrator.composition.secrets import get_secret_resolver
 from orchestrator.services.inbound_triggers import LOCAL_REGION
 from orchestrator.services.triggers import TriggerService
 from orchestrator.settings import Settings, get_settings
@@ -32,6 +33,8 @@ def trigger_service_options(settings: Settings) -> dict[str, Any]:
         "egress": EgressPolicy.from_settings(settings),
         "misfire_grace": timedelta(seconds=settings.misfire_grace_seconds),
         "region": settings.aws_region or LOCAL_REGION,
+        # webhook signatures and condition sources read their trigger owner's secrets, masked in logs
+        "secrets": get_secret_resolver(),
     }
 
 

@@ -33,7 +33,14 @@ from orchestrator.services.notifier import ExecutionNotifier, get_notifier
 from orchestrator.services.pause_gate import release
 from orchestrator.services.step_records import EXECUTION_CONTEXT_KEY, is_top_level
 from orchestrator.services.step_sync import close_unfinished_steps
-from orchestrator.services.workflow_plan import STEPS_PER_EXECUTION, build_plan, execution_context
+from orchestrator.services.workflow_plan import (
+    STEPS_PER_EXECUTION,
+    build_plan,
+    execution_context,
+    is_part_execution,
+    part_execution_name,
+    plan_parts,
+)
 
 #: Step Functions' terminal statuses -> the control plane's
 _FINAL_STATUS = {
@@ -104,7 +111,9 @@ class ExecutionService:
         """Starts a queued execution's state machine. False when it is not queued (a duplicate message)."""
         record = self.store.get_execution(execution_id)
         if record is None:
-            logger.warning("dispatch of an unknown execution", extra={"execution_id": execution_id})
+            # nothing to start, and a retry would not change that: drop the message, visibly
+            logger.warning("dispatch of an unknown execution: message dropped", extra={"execution_id": execution_id})
+            metrics.add_metric(name="UnknownExecutionMessages", unit=MetricUnit.Count, value=1)
             return False
         if record.status is not ExecutionStatus.QUEUED:
             return False
@@ -178,13 +187,22 @@ class ExecutionService:
         close_unfinished_steps(self.store, execution_id, record)
         if before.status is not ExecutionStatus.QUEUED:
             release(execution_id, self.store.step_results, self.machines, cancelled=True)
-            with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
-                self.machines.stop_execution(self.execution_arn(execution_id), CANCELLED_ERROR,
-                                             "cancelled by request")
+            for machine_execution in self._machine_executions(before):
+                with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
+                    self.machines.stop_execution(machine_execution, CANCELLED_ERROR, "cancelled by request")
         self.notifier.notify(execution_id)
         if before.status is not ExecutionStatus.QUEUED:
             self._announce_waiting(record)  # its slot is free now
         return record
+
+    def _machine_executions(self, record: ExecutionRecord) -> list[str]:
+        """The state machine executions of ``record``: its own, then its plan parts' (which a stopped parent
+        may leave running: each ends at its next step, which refuses to run for a cancelled execution)."""
+        names = [record.id]
+        parts = len(plan_parts(self._definition(record.workflow_id, record.workflow_version), self.steps_per_execution))
+        if parts > 1:
+            names.extend(part_execution_name(record.id, index) for index in range(parts))
+        return [self.execution_arn(name) for name in names]
 
     def retry(self, execution_id: str, *, version: Literal["same", "latest"] = "same",
               from_step: str | None = None) -> ExecutionRecord:
@@ -225,6 +243,8 @@ class ExecutionService:
         is visible (no reader sees the ended execution with an open step; the state machine has ended, so
         no step moves on) and again after it (an attempt that reported in between).
         """
+        if is_part_execution(execution_id):
+            return None  # a part of a big plan ended: its parent's own end is what counts
         target = _FINAL_STATUS.get(machine_status)
         record = self.store.get_execution(execution_id)
         if target is None or record is None or record.status in TERMINAL_STATUSES:

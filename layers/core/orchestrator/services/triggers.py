@@ -226,8 +226,5 @@ class TriggerService:
     def _secret(self, owner_id: str | None, name: str) -> str:
         """The trigger owner's secret: a webhook or a condition source reads its own owner's, nobody else's."""
         if self._secrets is None:
-            # the process's resolver (masks what it hands out); imported late: services do not pick adapters
-            from orchestrator.composition.secrets import get_secret_resolver
-
-            self._secrets = get_secret_resolver()
+            raise LookupError(f"secret '{name}' cannot be read: this trigger service was built without secrets")
         return self._secrets.for_owner(owner_id).get(name)
