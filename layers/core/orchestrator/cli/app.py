@@ -172,7 +172,7 @@ def serve(
 def engine() -> None:
     """The engine process of `orchestrator serve` (started by it; reads its link secret on stdin)."""
     _quiet_powertools()
-    from orchestrator.adapters.local.engine_process import EngineProcess
+    from orchestrator.composition.engine_process import EngineProcess
     from orchestrator.settings import get_settings
 
     secret = bytes.fromhex(sys.stdin.readline().strip())
