@@ -27,6 +27,7 @@ TEMPLATE = load_sam_template(PROJECT / "template.yaml")
 #: every function's sample event (sam local invoke -e, and the handler tests)
 SAMPLE_EVENTS = {
     "StepRunnerFunction": "step_runner_event.json",
+    "PlanReaderFunction": "plan_reader_event.json",
     "PauseGateFunction": "pause_gate_event.json",
     "SchedulerFunction": "scheduler_sqs_event.json",
     "ExecutionEventsFunction": "execution_status_change_event.json",

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from orchestrator.adapters.aws.event_rules import TARGET_ID, EventBridgeRules, input_template
+from orchestrator.settings import Settings
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:orchestrator-TriggerFunction"
 PATTERN = {"source": ["shop.orders"], "detail": {"total": [{"numeric": [">=", 100]}]}}
@@ -64,3 +65,25 @@ def test_names_eventbridge_cannot_take_are_hashed_stably(rules):
     name = rules.rule_name("a trigger id with spaces")
     assert name.startswith("orchestrator-") and len(name) <= 64 and " " not in name
     assert rules.rule_name("a trigger id with spaces") == name
+
+
+DLQ = "arn:aws:sqs:us-east-1:123456789012:orchestrator-TriggerDeadLetterQueue"
+
+
+def test_a_failed_invocation_is_retried_then_dead_lettered(events):
+    # Given the dead-letter queue and retry bounds from settings (the stack passes the queue's ARN)
+    settings = Settings(schedule_target_arn=TARGET, event_bus_name="orchestrator", trigger_dlq_arn=DLQ,
+                        trigger_retry_attempts=3, trigger_max_event_age_seconds=600)
+    # When the trigger's rule is put
+    EventBridgeRules.from_settings(settings).put_rule("t1", PATTERN, {"trigger_id": "t1"})
+    # Then its target retries a failing invocation within those bounds, then leaves the event in the queue
+    [target] = events.list_targets_by_rule(Rule="orchestrator-t1", EventBusName="orchestrator")["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}
+    assert target["DeadLetterConfig"] == {"Arn": DLQ}
+
+
+def test_without_a_dead_letter_queue_the_target_still_retries_within_an_hour(events, rules):
+    rules.put_rule("t1", PATTERN, {"trigger_id": "t1"})
+    [target] = events.list_targets_by_rule(Rule="orchestrator-t1", EventBusName="orchestrator")["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}
+    assert "DeadLetterConfig" not in target

@@ -99,3 +99,35 @@ def test_names_scheduler_would_refuse_become_stable_valid_names(schedules, trigg
     assert len(name) <= 64 and name.startswith("orchestrator-")
     assert all(char.isalnum() or char in "._-" for char in name)
     assert schedules.schedule_name(trigger_id) == name
+
+
+DLQ = "arn:aws:sqs:us-east-1:123456789012:orchestrator-TriggerDeadLetterQueue"
+
+
+def test_a_failed_delivery_is_retried_then_dead_lettered(scheduler):
+    # Given the dead-letter queue and retry bounds from settings (the stack passes the queue's ARN)
+    settings = Settings(schedule_target_arn=TARGET, schedule_role_arn=ROLE, trigger_dlq_arn=DLQ,
+                        trigger_retry_attempts=4, trigger_max_event_age_seconds=900)
+    # When a schedule is put, and put again (Update replaces the whole definition)
+    for enabled in (True, False):
+        SchedulerSchedules.from_settings(settings).put_schedule("t1", "0 3 * * *", "UTC", {}, enabled=enabled)
+        # Then its target retries a failing invocation within those bounds, then leaves the event in the queue
+        target = scheduler.get_schedule(Name="orchestrator-t1")["Target"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 900}
+        assert target["DeadLetterConfig"] == {"Arn": DLQ}
+
+
+def test_without_a_dead_letter_queue_the_target_still_retries_within_an_hour(scheduler, schedules):
+    schedules.put_schedule("t1", "0 3 * * *", "UTC", {})
+    target = scheduler.get_schedule(Name="orchestrator-t1")["Target"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}
+    assert "DeadLetterConfig" not in target
+
+
+def test_retry_bounds_outside_what_scheduler_accepts_are_refused_at_start_up():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="trigger_max_event_age_seconds"):
+        Settings(trigger_max_event_age_seconds=30)
+    with pytest.raises(ValidationError, match="trigger_retry_attempts"):
+        Settings(trigger_retry_attempts=186)

@@ -134,7 +134,7 @@ def test_aborting_the_parent_aborts_the_child_it_waits_for(interpreter, function
     # Then the child ends aborted too
     assert parent.status == "ABORTED"
     child_arn = handle.execution_arn.replace(":boss", ":boss-part-1")
-    child = interpreter._ended(child_arn) or _wait_ended(interpreter, child_arn)
+    child = interpreter.ended(child_arn) or _wait_ended(interpreter, child_arn)
     assert child.status == "ABORTED"
 
 
@@ -143,7 +143,7 @@ def _wait_ended(interpreter: Interpreter, arn: str) -> Any:
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        ended = interpreter._ended(arn)
+        ended = interpreter.ended(arn)
         if ended is not None:
             return ended
         time.sleep(0.01)

@@ -317,14 +317,15 @@ class Interpreter:
             if running is not None and running.task is not None:
                 return await asyncio.shield(running.task)
             if running is None:
-                ended = self._ended(execution_arn)
+                ended = self.ended(execution_arn)
                 if ended is not None:
                     return ended
                 # neither running nor ended: it was abandoned (shutdown, or the process dying), and so is its parent
                 raise ExecutionAbandoned(execution_arn)
             await asyncio.sleep(0.005)  # reserved by start()/resume but not begun yet
 
-    def _ended(self, execution_arn: str) -> ExecutionResult | None:
+    def ended(self, execution_arn: str) -> ExecutionResult | None:
+        """The result of an execution that has ended, from its checkpoint log (None if it has not)."""
         records = self.checkpoints.load(execution_arn)
         if not records or records[-1].get("kind") != END:
             return None

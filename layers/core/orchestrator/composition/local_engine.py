@@ -13,6 +13,7 @@ from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import load_sam_template
 from orchestrator.asl import Interpreter, load_state_machine
+from orchestrator.asl.checkpoints import MemoryCheckpointStore
 from orchestrator.domain.workflow import WorkflowDefinition
 from orchestrator.ports.checkpoints import CheckpointStore
 from orchestrator.services.plan_reader import PlanReader
@@ -24,6 +25,10 @@ from orchestrator.services.workflow_plan import STEPS_PER_EXECUTION, build_plan,
 WORKFLOW_STATE_MACHINE = "WorkflowStateMachine"
 STEP_RUNNER_FUNCTION = "StepRunnerFunction"
 PLAN_READER_FUNCTION = "PlanReaderFunction"
+
+class UnknownRun(LookupError):
+    """No run of that id to resume here, or one that cannot be resumed."""
+
 
 #: (step id, "running" | outcome status, outcome payload or None)
 StepListener = Callable[[str, str, dict[str, Any] | None], None]
@@ -49,8 +54,12 @@ class WorkflowRun:
 
 class LocalEngine:
     def __init__(self, ports: StepRunnerPorts, *, root: Path | None = None, clock: Any = None,
-                 checkpoints: CheckpointStore | None = None, steps_per_execution: int = STEPS_PER_EXECUTION) -> None:
+                 checkpoints: CheckpointStore | None = None, steps_per_execution: int = STEPS_PER_EXECUTION,
+                 location: str = "memory") -> None:
         self.ports = ports
+        #: where runs are kept (a path, or "memory"), for messages
+        self.location = location
+        self.checkpoints: CheckpointStore = checkpoints if checkpoints is not None else MemoryCheckpointStore()
         self.steps_per_execution = steps_per_execution
         template = load_sam_template((root or project_root()) / "template.yaml")
         self._lambdas = LocalLambdas(template)
@@ -60,7 +69,7 @@ class LocalEngine:
         plan_reader, reader = self._lambdas.handler(PLAN_READER_FUNCTION), PlanReader(ports.prepared)
         self._lambdas.override(PLAN_READER_FUNCTION, lambda event, context: plan_reader(event, context, reader=reader))
         self._listeners: dict[str, StepListener] = {}
-        self.interpreter = Interpreter(invoke=self._invoke, clock=clock, checkpoints=checkpoints)
+        self.interpreter = Interpreter(invoke=self._invoke, clock=clock, checkpoints=self.checkpoints)
         self.machine = load_state_machine(template.definition(WORKFLOW_STATE_MACHINE))
 
     def _invoke(self, function: str, payload: Any) -> Any:
@@ -93,6 +102,9 @@ class LocalEngine:
             result = self.interpreter.run(self.machine, plan, name=execution_id)
         finally:
             self._listeners.pop(execution_id, None)
+        return self.finish_run(execution_id, result, on_step)
+
+    def finish_run(self, execution_id: str, result: Any, on_step: StepListener | None) -> WorkflowRun:
         run = self.collect(execution_id, result)
         # the ended run leaves no step open (services/step_closing.py): a step whose Map iteration was stopped
         # (e.g. waiting for its retry when a sibling failed) is cancelled; an attempt that reports after this
@@ -103,6 +115,35 @@ class LocalEngine:
             if on_step is not None and is_top_level(key):
                 on_step(key, "cancelled", record)
         return run
+
+    def resume(self, execution_id: str, *, on_step: StepListener | None = None) -> WorkflowRun:
+        """Continue a run that a killed process left unfinished; succeeded steps are not run again (their
+        outcomes replay from the checkpoints). A run that had ended is returned as it ended."""
+        execution_arn = self.execution_arn(execution_id)
+        records = self.checkpoints.load(execution_arn)
+        if not records:
+            raise UnknownRun(f"no run '{execution_id}' in this home (runs are kept in {self.location})")
+        if execution_arn not in self.checkpoints.unfinished():
+            return self.collect(execution_id, self.interpreter.ended(execution_arn))
+        if on_step is not None:
+            self._listeners[execution_id] = on_step
+        try:
+            handle = self.interpreter.resume_one(execution_arn, self.machine)
+            if handle is None:
+                raise UnknownRun(f"run '{execution_id}' cannot be resumed: statemachines/workflow.asl.json "
+                                 "changed since it started")
+            result = handle.wait()
+        finally:
+            self._listeners.pop(execution_id, None)
+        return self.finish_run(execution_id, result, on_step)
+
+    def definition_of(self, execution_id: str) -> WorkflowDefinition:
+        assert self.ports.prepared is not None
+        return self.ports.prepared.get(execution_id).definition
+
+    def execution_arn(self, execution_id: str) -> str:
+        machine = self.machine
+        return f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{execution_id}"
 
     def collect(self, execution_id: str, result: Any) -> WorkflowRun:
         records = StepRecords(self.ports.results, self.ports.blobs, execution_id, self.ports.inline_limit)

@@ -8,6 +8,7 @@ from orchestrator.adapters.local.lambdas import LocalLambdas
 from orchestrator.adapters.local.memory import MemoryBlobs, MemoryStepResultStore
 from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import load_sam_template
+from orchestrator.adapters.sqlite import SqliteStore
 from orchestrator.asl import Interpreter
 from orchestrator.composition.local_engine import LocalEngine
 from orchestrator.composition.secrets import build_single_user_resolver
@@ -15,17 +16,28 @@ from orchestrator.services.step_runner import StepRunnerPorts
 from orchestrator.settings import get_settings
 from orchestrator.steps import egress
 
+#: `orchestrator run` keeps its runs here, under ORCHESTRATOR_HOME: not in serve's store, whose engine would
+#: otherwise take a killed run over on its next start
+RUNS_FILE_NAME = "runs.db"
+
 
 @lru_cache(maxsize=1)
 def local_engine() -> LocalEngine:
-    # one-shot runs keep their step results in memory; `orchestrator serve` keeps them in SQLite
+    """The engine of `orchestrator run`: durable (SQLite under ORCHESTRATOR_HOME), so a killed run continues
+    with `orchestrator run --resume <execution id>`; ORCHESTRATOR_STORE=memory keeps runs in memory only."""
     settings = get_settings()
     # the user runs their own workflow on their own machine: its steps may reach loopback and the private
     # network unless ORCHESTRATOR_EGRESS_ALLOW_PRIVATE says otherwise (`serve` and the cloud refuse them)
     egress.use_settings(egress.single_user(settings))
-    ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), build_single_user_resolver(settings),
-                            settings.blob_threshold_bytes)
-    return LocalEngine(ports)
+    secrets = build_single_user_resolver(settings)
+    if settings.store == "memory":
+        ports = StepRunnerPorts(MemoryStepResultStore(), MemoryBlobs(), secrets, settings.blob_threshold_bytes)
+        return LocalEngine(ports)
+    home = settings.home.expanduser()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = SqliteStore(home / RUNS_FILE_NAME)
+    ports = StepRunnerPorts(store.step_results, store.blobs, secrets, settings.blob_threshold_bytes)
+    return LocalEngine(ports, checkpoints=store.checkpoints, location=str(home / RUNS_FILE_NAME))
 
 
 @lru_cache(maxsize=1)

@@ -186,14 +186,20 @@ class ExecutionService:
         # reports after this cannot reopen its step
         close_unfinished_steps(self.store, execution_id, record)
         if before.status is not ExecutionStatus.QUEUED:
+            # stopped first, so that Step Functions ends it ABORTED: a parked step answered first would fail it
+            # (FAILED, and the failed-executions alarm); answered after, its token is gone (TaskNotFound)
+            self._stop_machine(before)
             release(execution_id, self.store.step_results, self.machines, cancelled=True)
-            for machine_execution in self._machine_executions(before):
-                with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
-                    self.machines.stop_execution(machine_execution, CANCELLED_ERROR, "cancelled by request")
         self.notifier.notify(execution_id)
         if before.status is not ExecutionStatus.QUEUED:
             self._announce_waiting(record)  # its slot is free now
         return record
+
+    def _stop_machine(self, record: ExecutionRecord) -> None:
+        """Abort the execution's state machine and its parts'."""
+        for machine_execution in self._machine_executions(record):
+            with contextlib.suppress(ExecutionNotFound):  # never started, or already gone
+                self.machines.stop_execution(machine_execution, CANCELLED_ERROR, "cancelled by request")
 
     def _machine_executions(self, record: ExecutionRecord) -> list[str]:
         """The state machine executions of ``record``: its own, then its plan parts' (which a stopped parent

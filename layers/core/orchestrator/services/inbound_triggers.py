@@ -58,6 +58,8 @@ from orchestrator.steps.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 DEFAULT_SIGNATURE_TOLERANCE = timedelta(minutes=5)
 #: how much longer than the tolerance a delivery's signature is remembered (clocks of several processes)
 REPLAY_MEMORY_MARGIN = timedelta(minutes=1)
+#: EventBridge retries a target for at most 24 hours (MaximumEventAgeInSeconds)
+EVENT_REDELIVERY_WINDOW = timedelta(hours=24, minutes=5)
 ENVELOPE_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 LOCAL_ACCOUNT = "000000000000"
 LOCAL_REGION = "local"
@@ -179,11 +181,26 @@ class InboundTriggers:
             logger.warning("rule event for a missing trigger, or one whose pattern changed",
                            extra={"trigger_id": trigger_id, "event_id": envelope["id"]})
             return None
+        # EventBridge delivers at least once (a target's retry policy redelivers after a timeout): the
+        # event's id, claimed for as long as redeliveries may come, makes the second delivery start nothing
+        deliveries = self.registry.store.webhook_deliveries
+        key = f"event:{trigger_id}:{envelope['id']}"
+        earlier = deliveries.claim(key, self.clock() + EVENT_REDELIVERY_WINDOW, now=self.clock())
+        if earlier is not None:
+            logger.info("redelivered event ignored", extra={"trigger_id": trigger_id, "event_id": envelope["id"],
+                                                            "execution_id": earlier.execution_id})
+            return None
         try:
-            return self.firer.fire(trigger, envelope, reason="event")
+            execution = self.firer.fire(trigger, envelope, reason="event")
         except TriggerInactive as inactive:
+            deliveries.release(key)
             logger.info("event trigger skipped", extra={"trigger_id": trigger_id, "why": inactive.message})
             return None
+        except BaseException:
+            deliveries.release(key)  # nothing started: a redelivery may try again
+            raise
+        deliveries.complete(key, execution.id)
+        return execution
 
     @staticmethod
     def _matches(trigger: TriggerRecord, envelope: dict[str, Any]) -> bool:

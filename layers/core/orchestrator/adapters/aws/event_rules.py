@@ -4,6 +4,10 @@ The rule is named ``<prefix><trigger id>``; its pattern is the trigger's. Its on
 TriggerFunction) gets an input transformer that sends ``{"event": <the matched event>, **target_payload}``
 (``<aws.events.event.json>`` is EventBridge's predefined variable for the whole original event). The
 target needs a resource policy that lets ``events.amazonaws.com`` invoke it for these rules.
+
+A failed invocation is retried up to ``retry_attempts`` times within ``max_event_age_seconds``; then the
+event goes to the dead-letter queue, if one is configured (its queue policy must let
+``events.amazonaws.com`` send for these rules), instead of being dropped unseen.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class EventBridgeRules:
         target_arn: str,
         bus_name: str = "default",
         name_prefix: str = "orchestrator-",
+        dead_letter_arn: str | None = None,
+        retry_attempts: int = 10,
+        max_event_age_seconds: int = 3600,
         region: str | None = None,
         client: Any = None,
     ) -> None:
@@ -42,6 +49,8 @@ class EventBridgeRules:
         self.target_arn = target_arn
         self.bus_name = bus_name
         self.name_prefix = name_prefix
+        self.dead_letter_arn = dead_letter_arn or None
+        self.retry_policy = {"MaximumRetryAttempts": retry_attempts, "MaximumEventAgeInSeconds": max_event_age_seconds}
         self._events = LazyClient("events", region=region, client=client)
 
     @classmethod
@@ -51,6 +60,9 @@ class EventBridgeRules:
             target_arn=settings.schedule_target_arn or "",
             bus_name=settings.event_bus_name,
             name_prefix=settings.schedule_name_prefix,
+            dead_letter_arn=settings.trigger_dlq_arn,
+            retry_attempts=settings.trigger_retry_attempts,
+            max_event_age_seconds=settings.trigger_max_event_age_seconds,
             region=settings.aws_region,
             client=client,
         )
@@ -71,15 +83,15 @@ class EventBridgeRules:
             State="ENABLED" if enabled else "DISABLED",
             Description=f"orchestrator event trigger {trigger_id}"[:512],
         )
-        client.put_targets(
-            Rule=name,
-            EventBusName=self.bus_name,
-            Targets=[{
-                "Id": TARGET_ID,
-                "Arn": self.target_arn,
-                "InputTransformer": {"InputPathsMap": {}, "InputTemplate": input_template(target_payload)},
-            }],
-        )
+        target: dict[str, Any] = {
+            "Id": TARGET_ID,
+            "Arn": self.target_arn,
+            "InputTransformer": {"InputPathsMap": {}, "InputTemplate": input_template(target_payload)},
+            "RetryPolicy": dict(self.retry_policy),
+        }
+        if self.dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
+        client.put_targets(Rule=name, EventBusName=self.bus_name, Targets=[target])
 
     def delete_rule(self, trigger_id: str) -> None:
         client = self._events.get()
