@@ -22,7 +22,8 @@ import pytest
 
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
-from orchestrator.steps.egress import EgressDenied, EgressPolicy, GuardedTransport
+from orchestrator.steps.egress import EgressDenied, EgressPolicy
+from orchestrator.steps.egress_transport import GuardedTransport
 from orchestrator.steps.email import EmailConfig, EmailExecutor
 from orchestrator.steps.http import HttpConfig, HttpExecutor
 from orchestrator.steps.http_client import close_shared_clients

@@ -37,6 +37,8 @@ import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
+from support.moto_sfn_integration import speaking_sfn_integration
+
 REGION = "us-east-1"
 Handler = Callable[[Any, Any], Any]
 
@@ -120,6 +122,7 @@ class MotoStepFunctions:
     def __enter__(self) -> MotoStepFunctions:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", self._patched_invoke()))
+        self._stack.enter_context(speaking_sfn_integration())
         self.sfn = boto3.client("stepfunctions", region_name=self.region)
         self.lambda_client = boto3.client("lambda", region_name=self.region)
         iam = boto3.client("iam", region_name=self.region)

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
                                                    "to the DLQ: a nightly trigger does not fire hours late.")
     max_concurrent: int = Field(default=100, ge=1, description="Executions running at once, in all (seed 002).")
     max_concurrent_per_workflow: int | None = Field(default=None, ge=1, description="Per workflow; none: no limit.")
+    steps_per_execution: int = Field(
+        default=500, ge=10, le=2000,
+        description="Steps one state machine execution runs itself; a bigger plan runs as child executions of at "
+                    "most this many (one Standard execution holds at most 25,000 history events).")
     max_concurrent_per_owner: int | None = Field(
         default=None, ge=1, description="Per owner (tenant); none: no limit. Set it on a shared server: one owner "
                                         "then cannot take every slot from the others.")

@@ -14,7 +14,8 @@ import pytest
 
 from orchestrator.settings import Settings
 from orchestrator.steps.base import StepContext, StepError
-from orchestrator.steps.egress import EgressPolicy, GuardedTransport
+from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress_transport import GuardedTransport
 from orchestrator.steps.http import HttpConfig, HttpExecutor
 from orchestrator.steps.webhook import WebhookConfig, WebhookExecutor
 from support.local_http import LocalHttpServer, Reply

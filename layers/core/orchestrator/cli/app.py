@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(name="orchestrator", help="Workflows on AWS Step Functions, and the same on this machine.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -26,8 +28,28 @@ def _add_secrets_commands() -> None:
 
 _add_secrets_commands()
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+
+@cache
+def _console(*, stderr: bool) -> Console:
+    # made on first use: importing rich costs ~20 ms, and `asl run` answers with plain JSON
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def _out() -> Console:
+    return _console(stderr=False)
+
+
+def _err() -> Console:
+    return _console(stderr=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
 
 InputOption = Annotated[str | None, typer.Option("--input", "-i", help="JSON text, or @file with JSON")]
 
@@ -47,11 +69,11 @@ def _load(file: Path) -> Any:
     try:
         return load_workflow(file)
     except WorkflowValidationError as exc:
-        stderr.print(f"[bold red]{file}: {len(exc.problems)} problem(s)[/]")
-        stderr.print(str(exc), markup=False, highlight=False)
+        _err().print(f"[bold red]{file}: {len(exc.problems)} problem(s)[/]")
+        _err().print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     except OSError as exc:
-        stderr.print(f"[bold red]{file}: cannot read: {exc.strerror}[/]")
+        _err().print(f"[bold red]{file}: cannot read: {exc.strerror}[/]")
         raise typer.Exit(2) from None
 
 
@@ -65,7 +87,7 @@ def validate(files: Annotated[list[Path], typer.Argument(help="workflow files (Y
         except typer.Exit:
             failed += 1
             continue
-        stdout.print(f"[green]{file}: ok[/] ({definition.name}, {sum(1 for _ in definition.iter_steps())} steps)")
+        _out().print(f"[green]{file}: ok[/] ({definition.name}, {sum(1 for _ in definition.iter_steps())} steps)")
     if failed:
         raise typer.Exit(2)
 
@@ -80,11 +102,11 @@ def plan(
 
     definition = _load(file)
     if mermaid:
-        stdout.print(planner.mermaid(definition), markup=False, highlight=False)
+        _out().print(planner.mermaid(definition), markup=False, highlight=False)
         return
     for index, group in enumerate(planner.plan(definition), start=1):
         steps = ", ".join(f"{step.id} ({step.type})" for step in group)
-        stdout.print(f"group {index}: {steps}", markup=False, highlight=False)
+        _out().print(f"group {index}: {steps}", markup=False, highlight=False)
 
 
 @app.command()
@@ -98,11 +120,11 @@ def run(
 
     Its steps may reach this machine's loopback and private network (unlike `serve`); set
     ORCHESTRATOR_EGRESS_ALLOW_PRIVATE=false to refuse them."""
+    _quiet_powertools()  # first: the Tracer is built off (POWERTOOLS_TRACE_DISABLED) when the engine is imported
     from orchestrator.cli.inputs import parse_json_argument, parse_variables
     from orchestrator.cli.live_view import LiveStepView
     from orchestrator.composition.local_run import local_engine
 
-    _quiet_powertools()
     definition = _load(file)
     execution_input = parse_json_argument(input, option="--input")
     variables = parse_variables(var or [])
@@ -112,18 +134,18 @@ def run(
         from orchestrator.steps.sandbox import describe
 
         if not (line := describe(get_settings())).startswith("script sandbox: bubblewrap"):  # runs unsandboxed
-            stderr.print(f"warning: {line}", markup=False, highlight=False)
-    with LiveStepView(definition, stderr) as view:
+            _err().print(f"warning: {line}", markup=False, highlight=False)
+    with LiveStepView(definition, _err()) as view:
         result = engine.run(definition, execution_input, variables=variables, workflow_dir=file.resolve().parent,
                             on_step=view.on_step)
-    stderr.print()
+    _err().print()
     if as_json:
         print(json.dumps(result.outputs(), indent=2, default=str, ensure_ascii=False))
     if result.succeeded:
-        stderr.print(f"[bold green]{definition.name}: succeeded[/] (execution {result.execution_id})")
+        _err().print(f"[bold green]{definition.name}: succeeded[/] (execution {result.execution_id})")
         return
-    stderr.print(f"[bold red]{definition.name}: {result.status.lower()}[/] (execution {result.execution_id})")
-    stderr.print(f"error: {result.error}\ncause: {result.cause}", markup=False, highlight=False)
+    _err().print(f"[bold red]{definition.name}: {result.status.lower()}[/] (execution {result.execution_id})")
+    _err().print(f"error: {result.error}\ncause: {result.cause}", markup=False, highlight=False)
     raise typer.Exit(1)
 
 
@@ -141,7 +163,7 @@ def serve(
     settings = get_settings().model_copy(update=overrides)
     if settings.store == "memory":
         # the API and the engine are two processes: a memory store would be two stores
-        stderr.print("[bold red]ORCHESTRATOR_STORE=memory cannot serve[/]: the API and the engine run in two "
+        _err().print("[bold red]ORCHESTRATOR_STORE=memory cannot serve[/]: the API and the engine run in two "
                      "processes and must share the store; use sqlite (the default) or mongo")
         raise typer.Exit(2)
     try:
@@ -152,19 +174,19 @@ def serve(
     try:
         sock = server.bind()
     except OSError as exc:
-        stderr.print(f"[bold red]cannot listen on {settings.host}:{settings.port}[/]: {exc.strerror or exc} "
+        _err().print(f"[bold red]cannot listen on {settings.host}:{settings.port}[/]: {exc.strerror or exc} "
                      "(another server there? choose one with --port)")
         raise typer.Exit(2) from None
     server.start()
     base = f"http://{settings.host}:{settings.port}"
-    stderr.print(f"[bold green]orchestrator serving[/] on {base}  (docs: {base}/docs, store: {settings.home.resolve()})")
+    _err().print(f"[bold green]orchestrator serving[/] on {base}  (docs: {base}/docs, store: {settings.home.resolve()})")
     from orchestrator.steps.sandbox import describe
 
-    stderr.print(describe(settings), markup=False, highlight=False)  # which sandbox scripts run in
+    _err().print(describe(settings), markup=False, highlight=False)  # which sandbox scripts run in
     if server.generated_admin_key:
-        stderr.print("[bold]admin API key[/] (shown once; set ORCHESTRATOR_ADMIN_KEY to choose your own):")
+        _err().print("[bold]admin API key[/] (shown once; set ORCHESTRATOR_ADMIN_KEY to choose your own):")
         print(server.generated_admin_key, flush=True)
-    stderr.print(f"try: curl -H 'Authorization: Bearer <key>' {base}/api/v1/workflows    Ctrl-C stops")
+    _err().print(f"try: curl -H 'Authorization: Bearer <key>' {base}/api/v1/workflows    Ctrl-C stops")
     server.serve_forever(sock)
 
 
@@ -192,12 +214,12 @@ def deploy(
     from orchestrator.cli.deploy import ApiClient, DeployError, bundle
 
     if not key:
-        stderr.print("[bold red]no API key[/]: pass --key or set ORCHESTRATOR_API_KEY (serve prints the admin key)")
+        _err().print("[bold red]no API key[/]: pass --key or set ORCHESTRATOR_API_KEY (serve prints the admin key)")
         raise typer.Exit(2)
     try:
         body = bundle(_load(file), file.parent)
     except DeployError as exc:
-        stderr.print(f"[bold red]{file}:[/] {escape(str(exc))}")
+        _err().print(f"[bold red]{file}:[/] {_escape(str(exc))}")
         raise typer.Exit(2) from None
     client = ApiClient(url, key)
     try:
@@ -205,9 +227,9 @@ def deploy(
         if activate:
             workflow = client.activate(workflow["id"])
     except CliError as exc:
-        stderr.print(f"[bold red]{file}:[/] {escape(str(exc))}")
+        _err().print(f"[bold red]{file}:[/] {_escape(str(exc))}")
         raise typer.Exit(1) from None
-    stderr.print(f"[green]{workflow['name']}[/] version {workflow['current_version']}, {workflow['status']}")
+    _err().print(f"[green]{workflow['name']}[/] version {workflow['current_version']}, {workflow['status']}")
     print(workflow["id"], flush=True)
 
 
@@ -222,22 +244,22 @@ def schema() -> None:
 @asl_app.command("run")
 def asl_run(definition: Path, input: InputOption = None) -> None:
     """Run an ASL file. Prints the output JSON, or the error and cause (exit code 1)."""
+    _quiet_powertools()  # first, as in `run`
     from orchestrator.asl import AslDefinitionError, load_state_machine
     from orchestrator.cli.inputs import parse_json_argument
     from orchestrator.composition.local_run import local_interpreter
 
-    _quiet_powertools()
     execution_input = parse_json_argument(input, option="--input")
     try:
         text = definition.read_text(encoding="utf-8")
     except OSError as exc:
-        stderr.print(f"[bold red]{definition}: cannot read: {exc.strerror}[/]")
+        _err().print(f"[bold red]{definition}: cannot read: {exc.strerror}[/]")
         raise typer.Exit(2) from None
     try:
         machine = load_state_machine(text)
     except AslDefinitionError as exc:
-        stderr.print(f"[bold red]{definition}: invalid state machine[/]")
-        stderr.print(str(exc), markup=False, highlight=False)
+        _err().print(f"[bold red]{definition}: invalid state machine[/]")
+        _err().print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     result = local_interpreter().run(machine, execution_input)
     if result.status == "SUCCEEDED":
@@ -252,5 +274,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        stderr.print("interrupted")
+        _err().print("interrupted")
         sys.exit(130)

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from orchestrator.cli.api_client import ApiClient, CliError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 secrets_app = typer.Typer(help="Your secrets: {{secrets.<name>}} in your workflows. Values are write-only.",
                           no_args_is_help=True)
-stderr = Console(stderr=True, soft_wrap=True)
 
 NameArgument = Annotated[str, typer.Argument(help="letters, digits, '_', '-', '.'; not ORCHESTRATOR_* or AWS_*")]
 LocalOption = Annotated[bool, typer.Option("--local", help="the operator's secrets in ORCHESTRATOR_HOME, no server")]
@@ -29,6 +30,20 @@ UrlOption = Annotated[str, typer.Option(envvar="ORCHESTRATOR_URL", help="the API
 KeyOption = Annotated[str | None, typer.Option(envvar=["ORCHESTRATOR_API_KEY", "ORCHESTRATOR_ADMIN_KEY"],
                                                help="API key (default: $ORCHESTRATOR_API_KEY)")]
 DEFAULT_URL = "http://127.0.0.1:8100"
+
+
+@cache
+def _err() -> Console:
+    # every `orchestrator` command imports this module (to list `secrets`): rich only when a secret command prints
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 class _LocalVault:
@@ -65,7 +80,7 @@ def _target(local: bool, url: str, key: str | None) -> ApiClient | _LocalVault:
     if local:
         return _LocalVault()
     if not key:
-        stderr.print("[bold red]no API key[/]: pass --key or set ORCHESTRATOR_API_KEY, or use --local "
+        _err().print("[bold red]no API key[/]: pass --key or set ORCHESTRATOR_API_KEY, or use --local "
                      "for this machine's operator secrets")
         raise typer.Exit(2)
     return ApiClient(url, key)
@@ -77,7 +92,7 @@ def _checked_name(name: str) -> str:
     try:
         return check_secret_name(name)
     except SecretNameNotAllowed as error:
-        stderr.print(f"[bold red]{escape(str(error))}[/]")
+        _err().print(f"[bold red]{_escape(str(error))}[/]")
         raise typer.Exit(2) from None
 
 
@@ -90,7 +105,7 @@ def _read_value(name: str) -> str:
         value = value[:-1] if value.endswith("\n") else value
         value = value[:-1] if value.endswith("\r") else value
     if not value:
-        stderr.print("[bold red]empty value[/]: pipe the value on stdin, or type it at the prompt")
+        _err().print("[bold red]empty value[/]: pipe the value on stdin, or type it at the prompt")
         raise typer.Exit(2)
     return value
 
@@ -99,7 +114,7 @@ def _run(action: Any) -> Any:
     try:
         return action()
     except CliError as error:
-        stderr.print(f"[bold red]{escape(str(error))}[/]")
+        _err().print(f"[bold red]{_escape(str(error))}[/]")
         raise typer.Exit(1) from None
 
 
@@ -111,7 +126,7 @@ def set_secret(name: NameArgument, local: LocalOption = False, url: UrlOption = 
     target = _target(local, url, key)
     value = _read_value(name)
     _run(lambda: target.put_secret(name, value))
-    stderr.print(f"[green]{escape(name)}[/] saved")
+    _err().print(f"[green]{_escape(name)}[/] saved")
 
 
 @secrets_app.command("list")
@@ -129,4 +144,4 @@ def delete_secret(name: NameArgument, local: LocalOption = False, url: UrlOption
     name = _checked_name(name)
     target = _target(local, url, key)
     _run(lambda: target.delete_secret(name))
-    stderr.print(f"[green]{escape(name)}[/] deleted")
+    _err().print(f"[green]{_escape(name)}[/] deleted")

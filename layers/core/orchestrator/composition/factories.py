@@ -8,7 +8,7 @@ same interpreter, queue and store as the server around it.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.ports.blobs import Blobs
 from orchestrator.services.notifier import get_notifier
@@ -91,7 +91,10 @@ def get_pause_gate_ports() -> PauseGatePorts:
 @lru_cache(maxsize=1)
 def get_execution_service() -> ExecutionService:
     """The control plane's use cases with this process's adapters (SQS + Step Functions in the cloud)."""
-    settings = get_settings()
+    return build_execution_service(get_settings())
+
+
+def build_execution_service(settings: Settings) -> ExecutionService:
     if settings.engine != "aws":
         from orchestrator.composition.runtime import get_local_runtime
 
@@ -100,11 +103,18 @@ def get_execution_service() -> ExecutionService:
     from orchestrator.composition.store import get_store
     from orchestrator.services.executions import ExecutionService
 
-    return ExecutionService(
-        get_store(settings), SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
-        max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
-        max_concurrent_per_owner=settings.max_concurrent_per_owner,
-    )
+    return ExecutionService(get_store(settings), SqsQueue.from_settings(settings), get_state_machines(),
+                            settings.workflow_state_machine, get_notifier(), **execution_limits(settings))
+
+
+def execution_limits(settings: Settings) -> dict[str, Any]:
+    """What every ExecutionService of this process is configured with, whatever its adapters."""
+    return {
+        "max_concurrent": settings.max_concurrent,
+        "max_concurrent_per_workflow": settings.max_concurrent_per_workflow,
+        "max_concurrent_per_owner": settings.max_concurrent_per_owner,
+        "steps_per_execution": settings.steps_per_execution,
+    }
 
 
 @lru_cache(maxsize=1)

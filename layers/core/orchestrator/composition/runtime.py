@@ -16,6 +16,7 @@ from orchestrator.adapters.local.project import project_root
 from orchestrator.adapters.local.sam_template import SamTemplate, load_sam_template
 from orchestrator.adapters.local.worker_queue import LocalWorkerQueue
 from orchestrator.asl import ExecutionResult, Interpreter, StateMachine, load_state_machine
+from orchestrator.composition.factories import execution_limits
 from orchestrator.composition.store import get_store
 from orchestrator.observability import logger
 from orchestrator.services.executions import ExecutionService
@@ -45,11 +46,8 @@ class LocalRuntime:
         self.queue = LocalWorkerQueue.from_settings(settings)
         # by its ARN, so that ExecutionService.execution_arn() names executions as the interpreter does
         # (the reconciler describes them and cancel stops them by that name)
-        self.executions = ExecutionService(
-            self.store, self.queue, self.machines, machine.arn, get_notifier(),
-            max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
-            max_concurrent_per_owner=settings.max_concurrent_per_owner,
-        )
+        self.executions = ExecutionService(self.store, self.queue, self.machines, machine.arn, get_notifier(),
+                                           **execution_limits(settings))
         self._started = False
         self._lock = threading.Lock()
 

@@ -31,9 +31,10 @@ from orchestrator.adapters.local.engine_link import (
     new_secret,
     socket_path,
 )
-from orchestrator.composition.engine_process import start_engine, stop_engine
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ensure_admin_key
+from orchestrator.composition.engine_process import start_engine, stop_engine
+from orchestrator.composition.factories import execution_limits
 from orchestrator.composition.runtime import workflow_state_machine_arn
 from orchestrator.composition.store import get_store
 from orchestrator.composition.triggers import trigger_service_options
@@ -108,9 +109,7 @@ class LocalServer:
         self.link = EngineLink(socket_path(self.settings.home), self._secret)
         self.executions = ExecutionService(
             self.store, RemoteQueue(self.link), RemoteStateMachines(self.link), workflow_state_machine_arn(),
-            get_notifier(), max_concurrent=self.settings.max_concurrent,
-            max_concurrent_per_workflow=self.settings.max_concurrent_per_workflow,
-            max_concurrent_per_owner=self.settings.max_concurrent_per_owner,
+            get_notifier(), **execution_limits(self.settings),
         )
         self.triggers = TriggerService(self.store, self.executions, **trigger_service_options(self.settings))
         self.app = create_app(self.store, self.executions, self.settings, trigger_service=self.triggers,

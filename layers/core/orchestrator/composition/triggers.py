@@ -48,18 +48,11 @@ def build_trigger_service(settings: Settings) -> TriggerService:
 
     from orchestrator.adapters.aws.event_rules import EventBridgeRules
     from orchestrator.adapters.aws.scheduler import SchedulerSchedules
-    from orchestrator.adapters.aws.sqs_queue import SqsQueue
-    from orchestrator.composition.factories import get_state_machines
+    from orchestrator.composition.factories import build_execution_service
     from orchestrator.composition.store import get_store
-    from orchestrator.services.executions import ExecutionService
-    from orchestrator.services.notifier import get_notifier
 
     store = get_store(settings)
-    executions = ExecutionService(
-        store, SqsQueue.from_settings(settings), get_state_machines(), settings.workflow_state_machine, get_notifier(),
-        max_concurrent=settings.max_concurrent, max_concurrent_per_workflow=settings.max_concurrent_per_workflow,
-        max_concurrent_per_owner=settings.max_concurrent_per_owner,
-    )
+    executions = build_execution_service(settings)
     arming = bool(settings.schedule_target_arn and settings.schedule_role_arn)
     return TriggerService(
         store, executions, SchedulerSchedules.from_settings(settings) if arming else None,

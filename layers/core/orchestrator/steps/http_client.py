@@ -22,7 +22,8 @@ import httpx
 from pydantic import BeforeValidator
 
 from orchestrator.steps.base import StepContext, StepError
-from orchestrator.steps.egress import EgressPolicy, GuardedTransport
+from orchestrator.steps.egress import EgressPolicy
+from orchestrator.steps.egress_transport import GuardedTransport
 from orchestrator.steps.http_errors import status_error, transport_error
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.redaction import scrub

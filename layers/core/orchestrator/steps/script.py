@@ -53,21 +53,24 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from orchestrator.domain.durations import Duration
-from orchestrator.settings import Settings, get_settings
 from orchestrator.steps import sandbox
 from orchestrator.steps.base import StepConfig, StepContext, StepError, StepResult, StepTimeout
-from orchestrator.steps.egress import EgressPolicy, Resolver, system_resolver
-from orchestrator.steps.egress_proxy import EgressProxy
 from orchestrator.steps.limits import effective_timeout
 from orchestrator.steps.process_group import ProcessOutcome, run_process_group
 from orchestrator.steps.sandbox import ScriptLimits
 from orchestrator.steps.script_process import SUFFIX, Rlimits, child_env, configured_env, interpreter
 from orchestrator.steps.script_remote import RemoteScript, RemoteScriptRunner
+
+if TYPE_CHECKING:
+    # settings (pydantic-settings) and egress (httpx) are imported where a script runs: validating a
+    # workflow loads this module for ScriptConfig alone (`orchestrator validate` starts without them)
+    from orchestrator.settings import Settings
+    from orchestrator.steps.egress import Resolver
 
 Runtime = Literal["python", "node", "bash"]
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -128,10 +131,10 @@ class ScriptExecutor:
     type_name: ClassVar[str] = "script"
     config_model: ClassVar[type[BaseModel]] = ScriptConfig
 
-    def __init__(self, settings: Settings | None = None, resolver: Resolver = system_resolver,
+    def __init__(self, settings: Settings | None = None, resolver: Resolver | None = None,
                  remote: RemoteScriptRunner | None = None) -> None:
         self._settings = settings
-        self._resolver = resolver  # the egress proxy's (tests point names at local servers)
+        self._resolver = resolver  # the egress proxy's (tests point names at local servers); None: the system's
         self._remote = remote
 
     def _remote_runner(self, settings: Any) -> RemoteScriptRunner | None:
@@ -143,6 +146,8 @@ class ScriptExecutor:
         return self._remote
 
     def execute(self, config: ScriptConfig, inputs: dict[str, Any], ctx: StepContext) -> StepResult:
+        from orchestrator.settings import get_settings  # see TYPE_CHECKING above
+
         started = time.time()
         settings = self._settings or get_settings()
         runtime: Runtime = config.runtime or "python"  # validation has chosen one already
@@ -241,8 +246,13 @@ class ScriptExecutor:
         if not config.network:
             yield None
             return
+        from orchestrator.settings import get_settings  # see TYPE_CHECKING above
+        from orchestrator.steps.egress import EgressPolicy, system_resolver
+        from orchestrator.steps.egress_proxy import EgressProxy
+
         settings = self._settings or get_settings()
-        proxy = EgressProxy(EgressPolicy.from_settings(settings), resolver=self._resolver, log=ctx.log)
+        proxy = EgressProxy(EgressPolicy.from_settings(settings), resolver=self._resolver or system_resolver,
+                            log=ctx.log)
         directory = Path(tempfile.mkdtemp(prefix="orchestrator-egress-"))
         try:
             path = directory / "egress.sock"

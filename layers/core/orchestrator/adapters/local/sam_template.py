@@ -17,8 +17,11 @@ class TemplateError(ValueError):
     pass
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !GetAtt, !Sub ...) as {"Fn::X": value}."""
+class _CloudFormationLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !GetAtt, !Sub ...) as {"Fn::X": value}.
+
+    libyaml's when PyYAML has it: the pure-Python parser takes ~45 ms over template.yaml, at every
+    `orchestrator run` / `asl run` start; the C one ~10 ms, to the same document."""
 
 
 def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
