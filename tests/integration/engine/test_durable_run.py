@@ -86,3 +86,40 @@ def test_a_killed_run_resumes_without_running_its_succeeded_steps_again(tmp_path
     assert (tmp_path / "journal").read_text().startswith("abb") and (tmp_path / "journal").read_text().endswith("c")
     assert run.steps["a"]["output"] == {"n": 1}
     assert load_workflow(workflow).name == "resumable"
+
+
+def test_the_cli_resumes_a_killed_run_by_its_execution_id(tmp_path: Path, home: Path) -> None:
+    # Given `orchestrator run` killed while the second step works, having printed how to resume it
+    workflow = three_scripts(tmp_path)
+    env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "run", str(workflow)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "b-started").exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "step b never started"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    _, printed = process.communicate(timeout=10)
+    hint = next(line for line in printed.splitlines() if "--resume" in line)
+    execution_id = hint.split("--resume ")[1].strip(" )")
+
+    # When the user runs the command it printed
+    (tmp_path / "release-b").touch()
+    resumed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "--resume", execution_id, "--json"],
+                             env=env, capture_output=True, text=True, timeout=60)
+
+    # Then the run ends successfully, with the outputs of all three steps, a having run once
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["a"] == {"n": 1}
+    assert (tmp_path / "journal").read_text().count("a") == 1
+    assert "resumable: succeeded" in resumed.stderr
+
+
+def test_resuming_an_unknown_run_is_a_clear_error(home: Path) -> None:
+    completed = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "--resume", "nope"],
+                               env={**os.environ, "POWERTOOLS_METRICS_DISABLED": "1"}, capture_output=True,
+                               text=True, timeout=60)
+
+    assert completed.returncode == 2
+    assert "no run 'nope' to resume" in completed.stderr

@@ -111,33 +111,64 @@ def plan(
 
 @app.command()
 def run(
-    file: Path,
+    file: Annotated[Path | None, typer.Argument(help="the workflow file (not with --resume)")] = None,
     input: InputOption = None,
     var: Annotated[list[str] | None, typer.Option("--var", help="override a variable: name=value")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the step outputs as JSON")] = False,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="EXECUTION_ID", help="continue a run that was killed; its succeeded steps do not run again",
+    )] = None,
 ) -> None:
     """Run a workflow locally, with a live view of its steps. Exit code 0 on success, 1 on failure.
 
-    Its steps may reach this machine's loopback and private network (unlike `serve`); set
-    ORCHESTRATOR_EGRESS_ALLOW_PRIVATE=false to refuse them."""
+    Runs are durable (SQLite under ORCHESTRATOR_HOME, default ./.orchestrator): a killed run continues with
+    `orchestrator run --resume EXECUTION_ID`. Its steps may reach this machine's loopback and private network
+    (unlike `serve`); set ORCHESTRATOR_EGRESS_ALLOW_PRIVATE=false to refuse them."""
     _quiet_powertools()  # first: the Tracer is built off (POWERTOOLS_TRACE_DISABLED) when the engine is imported
+    import uuid
+
     from orchestrator.cli.inputs import parse_json_argument, parse_variables
     from orchestrator.cli.live_view import LiveStepView
+    from orchestrator.composition.local_engine import UnknownRun
     from orchestrator.composition.local_run import local_engine
 
-    definition = _load(file)
-    execution_input = parse_json_argument(input, option="--input")
-    variables = parse_variables(var or [])
+    if (file is None) == (resume is None):
+        _err().print("[bold red]give a workflow file, or --resume EXECUTION_ID[/] (not both)")
+        raise typer.Exit(2)
     engine = local_engine()
-    if '"script"' in json.dumps(definition.model_dump(mode="json")):
-        from orchestrator.settings import get_settings
-        from orchestrator.steps.sandbox import describe
-
-        if not (line := describe(get_settings())).startswith("script sandbox: bubblewrap"):  # runs unsandboxed
-            _err().print(f"warning: {line}", markup=False, highlight=False)
-    with LiveStepView(definition, _err()) as view:
-        result = engine.run(definition, execution_input, variables=variables, workflow_dir=file.resolve().parent,
-                            on_step=view.on_step)
+    if resume is not None:
+        if input is not None or var:
+            _err().print("[bold red]--resume continues a run with its own input and variables[/]: "
+                         "drop --input and --var")
+            raise typer.Exit(2)
+        try:
+            definition = engine.definition_of(resume)
+        except LookupError:
+            _err().print(f"[bold red]no run {resume!r} to resume[/] in {engine.location}", markup=True)
+            raise typer.Exit(2) from None
+        execution_id = resume
+    else:
+        assert file is not None
+        definition = _load(file)
+        execution_input = parse_json_argument(input, option="--input")
+        variables = parse_variables(var or [])
+        execution_id = uuid.uuid4().hex
+        _warn_if_unsandboxed(definition)
+    _err().print(f"execution {execution_id}" + ("" if engine.location == "memory" else
+                 f" (if it is interrupted: orchestrator run --resume {execution_id})"), markup=False, highlight=False)
+    try:
+        with LiveStepView(definition, _err()) as view:
+            if resume is not None:
+                for step_id, record in engine.step_records(execution_id).items():
+                    view.on_step(step_id, record.get("status", "unknown"), record)
+                result = engine.resume(execution_id, on_step=view.on_step)
+            else:
+                assert file is not None
+                result = engine.run(definition, execution_input, execution_id=execution_id, variables=variables,
+                                    workflow_dir=file.resolve().parent, on_step=view.on_step)
+    except UnknownRun as unknown:
+        _err().print(f"[bold red]{unknown}[/]")
+        raise typer.Exit(2) from None
     _err().print()
     if as_json:
         print(json.dumps(result.outputs(), indent=2, default=str, ensure_ascii=False))
@@ -147,6 +178,16 @@ def run(
     _err().print(f"[bold red]{definition.name}: {result.status.lower()}[/] (execution {result.execution_id})")
     _err().print(f"error: {result.error}\ncause: {result.cause}", markup=False, highlight=False)
     raise typer.Exit(1)
+
+
+def _warn_if_unsandboxed(definition: Any) -> None:
+    if '"script"' not in json.dumps(definition.model_dump(mode="json")):
+        return
+    from orchestrator.settings import get_settings
+    from orchestrator.steps.sandbox import describe
+
+    if not (line := describe(get_settings())).startswith("script sandbox: bubblewrap"):  # runs unsandboxed
+        _err().print(f"warning: {line}", markup=False, highlight=False)
 
 
 @app.command()

@@ -137,6 +137,11 @@ class LocalEngine:
             self._listeners.pop(execution_id, None)
         return self.finish_run(execution_id, result, on_step)
 
+    def step_records(self, execution_id: str) -> dict[str, dict[str, Any]]:
+        """The top-level steps recorded so far (what a resumed run's live view starts from)."""
+        return {key: record for key, record in self.ports.results.all(execution_id).items()
+                if key != EXECUTION_CONTEXT_KEY and not key.startswith("$") and is_top_level(key)}
+
     def definition_of(self, execution_id: str) -> WorkflowDefinition:
         assert self.ports.prepared is not None
         return self.ports.prepared.get(execution_id).definition
