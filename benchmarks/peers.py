@@ -43,7 +43,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from layered_dag import layered, parse_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS_DIR = Path(__file__).with_name("peers")
@@ -73,24 +74,6 @@ class Measurement:
         return self.median(size) * 1000 / (size[0] * size[1])
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    sizes = []
-    for part in text.split(","):
-        layers, width = part.lower().split("x")
-        sizes.append((int(layers), int(width)))
-    return sizes
-
-
-def layered(layers: int, width: int) -> dict[str, Any]:
-    """``layers`` x ``width`` condition steps; each depends on the step at its position in the layer above."""
-    steps: list[dict[str, Any]] = []
-    for number in range(layers * width):
-        layer, position = divmod(number, width)
-        step: dict[str, Any] = {"id": f"s{number}", "type": "condition", "config": {"expression": "1 >= 0"}}
-        if layer:
-            step["depends_on"] = [f"s{(layer - 1) * width + position}"]
-        steps.append(step)
-    return {"name": f"layered-{layers}x{width}", "steps": steps}
 
 
 # -- ours ---------------------------------------------------------------------------------------------------

@@ -34,21 +34,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from layered_dag import layered
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = 10
 SIZES = (100, 1_000, 10_000)
 CHAIN_STEPS = 3_000
 
-
-def layered(layers: int, width: int) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = []
-    for number in range(layers * width):
-        layer, position = divmod(number, width)
-        step: dict[str, Any] = {"id": f"s{number}", "type": "condition", "config": {"expression": "1 >= 0"}}
-        if layer:
-            step["depends_on"] = [f"s{(layer - 1) * width + position}"]
-        steps.append(step)
-    return {"name": f"scale-{layers}x{width}", "steps": steps}
 
 
 def chain(length: int) -> dict[str, Any]:

@@ -39,6 +39,9 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared DAG
+from layered_dag import parse_sizes  # noqa: E402
+
 WARM_UP = (2, 2)
 RECORD_TIMEOUT = 120.0
 
@@ -49,13 +52,6 @@ class Outcome:
     returned: float  # perf_counter when the flow or job call returned
     recorded: float | None = None  # perf_counter when the peer's database held every step's end, if later
 
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    sizes = []
-    for part in text.split(","):
-        layers, width = part.lower().split("x")
-        sizes.append((int(layers), int(width)))
-    return sizes
 
 
 # -- Prefect ------------------------------------------------------------------------------------------------

@@ -5,9 +5,7 @@ TriggerFunction) gets an input transformer that sends ``{"event": <the matched e
 (``<aws.events.event.json>`` is EventBridge's predefined variable for the whole original event). The
 target needs a resource policy that lets ``events.amazonaws.com`` invoke it for these rules.
 
-A failed invocation is retried up to ``retry_attempts`` times within ``max_event_age_seconds``; then the
-event goes to the dead-letter queue, if one is configured (its queue policy must let
-``events.amazonaws.com`` send for these rules), instead of being dropped unseen.
+Failed deliveries: ``adapters/aws/trigger_delivery.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from orchestrator.adapters.aws.clients import LazyClient, error_code
 from orchestrator.adapters.aws.resource_names import trigger_resource_name
+from orchestrator.adapters.aws.trigger_delivery import DEFAULT_DELIVERY, TriggerDelivery
 from orchestrator.settings import Settings
 
 TARGET_ID = "trigger-function"
@@ -38,9 +37,7 @@ class EventBridgeRules:
         target_arn: str,
         bus_name: str = "default",
         name_prefix: str = "orchestrator-",
-        dead_letter_arn: str | None = None,
-        retry_attempts: int = 10,
-        max_event_age_seconds: int = 3600,
+        delivery: TriggerDelivery = DEFAULT_DELIVERY,
         region: str | None = None,
         client: Any = None,
     ) -> None:
@@ -49,8 +46,7 @@ class EventBridgeRules:
         self.target_arn = target_arn
         self.bus_name = bus_name
         self.name_prefix = name_prefix
-        self.dead_letter_arn = dead_letter_arn or None
-        self.retry_policy = {"MaximumRetryAttempts": retry_attempts, "MaximumEventAgeInSeconds": max_event_age_seconds}
+        self.delivery = delivery
         self._events = LazyClient("events", region=region, client=client)
 
     @classmethod
@@ -60,9 +56,7 @@ class EventBridgeRules:
             target_arn=settings.schedule_target_arn or "",
             bus_name=settings.event_bus_name,
             name_prefix=settings.schedule_name_prefix,
-            dead_letter_arn=settings.trigger_dlq_arn,
-            retry_attempts=settings.trigger_retry_attempts,
-            max_event_age_seconds=settings.trigger_max_event_age_seconds,
+            delivery=TriggerDelivery.from_settings(settings),
             region=settings.aws_region,
             client=client,
         )
@@ -87,10 +81,8 @@ class EventBridgeRules:
             "Id": TARGET_ID,
             "Arn": self.target_arn,
             "InputTransformer": {"InputPathsMap": {}, "InputTemplate": input_template(target_payload)},
-            "RetryPolicy": dict(self.retry_policy),
+            **self.delivery.target_fields(),
         }
-        if self.dead_letter_arn:
-            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
         client.put_targets(Rule=name, EventBusName=self.bus_name, Targets=[target])
 
     def delete_rule(self, trigger_id: str) -> None:

@@ -7,9 +7,7 @@ FlexibleTimeWindow OFF so it fires on the minute. The target (the TriggerFunctio
 rule applies in the cloud: a wall time skipped by a spring-forward change does not fire (see
 domain/schedule.py for how the local ticker differs).
 
-A delivery that fails (the target throttled or broken) is retried up to ``retry_attempts`` times within
-``max_event_age_seconds``; after that the event goes to the dead-letter queue, if one is configured
-(the stack's TriggerDeadLetterQueue, which an alarm watches), instead of being dropped unseen.
+Failed deliveries: ``adapters/aws/trigger_delivery.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from orchestrator.adapters.aws.clients import LazyClient, error_code
 from orchestrator.adapters.aws.resource_names import trigger_resource_name
+from orchestrator.adapters.aws.trigger_delivery import DEFAULT_DELIVERY, TriggerDelivery
 from orchestrator.domain.schedule import time_zone, to_scheduler_expression
 from orchestrator.settings import Settings
 
@@ -33,9 +32,7 @@ class SchedulerSchedules:
         role_arn: str,
         group: str = "default",
         name_prefix: str = "orchestrator-",
-        dead_letter_arn: str | None = None,
-        retry_attempts: int = 10,
-        max_event_age_seconds: int = 3600,
+        delivery: TriggerDelivery = DEFAULT_DELIVERY,
         region: str | None = None,
         client: Any = None,
     ) -> None:
@@ -48,8 +45,7 @@ class SchedulerSchedules:
         self.role_arn = role_arn
         self.group = group
         self.name_prefix = name_prefix
-        self.dead_letter_arn = dead_letter_arn or None
-        self.retry_policy = {"MaximumRetryAttempts": retry_attempts, "MaximumEventAgeInSeconds": max_event_age_seconds}
+        self.delivery = delivery
         self._scheduler = LazyClient("scheduler", region=region, client=client)
 
     @classmethod
@@ -59,9 +55,7 @@ class SchedulerSchedules:
             role_arn=settings.schedule_role_arn or "",
             group=settings.schedule_group,
             name_prefix=settings.schedule_name_prefix,
-            dead_letter_arn=settings.trigger_dlq_arn,
-            retry_attempts=settings.trigger_retry_attempts,
-            max_event_age_seconds=settings.trigger_max_event_age_seconds,
+            delivery=TriggerDelivery.from_settings(settings),
             region=settings.aws_region,
             client=client,
         )
@@ -74,9 +68,7 @@ class SchedulerSchedules:
     ) -> None:
         time_zone(timezone)  # ScheduleError here beats a ValidationException from the service
         target: dict[str, Any] = {"Arn": self.target_arn, "RoleArn": self.role_arn, "Input": json.dumps(target_payload),
-                                  "RetryPolicy": dict(self.retry_policy)}
-        if self.dead_letter_arn:
-            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
+                                  **self.delivery.target_fields()}
         if self.target_arn.endswith(".fifo"):
             target["SqsParameters"] = {"MessageGroupId": trigger_id}
         request = {
