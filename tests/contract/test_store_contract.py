@@ -673,6 +673,11 @@ def test_step_executions_are_upserted_by_execution_and_step(store: Store) -> Non
         StepExecutionRecord(execution_id=execution.id, step_id="notify", output_ref="store://blobs/x")
     )
     assert [s.id for s in store.list_step_executions(execution.id)] == [pending.id, first.id, later.id]
+    # And a status filter lists only those (an ended execution's open steps, among thousands of closed ones)
+    assert [s.id for s in store.list_step_executions(execution.id, statuses={StepStatus.PENDING})] == [
+        pending.id, later.id]
+    assert [s.id for s in store.list_step_executions(execution.id, statuses={StepStatus.SUCCEEDED})] == [first.id]
+    assert store.list_step_executions(execution.id, statuses=set()) == []
     assert store.get_step_execution("nope") is None
     with pytest.raises(RecordNotFound):
         store.upsert_step_execution(StepExecutionRecord(execution_id="nope", step_id="fetch"))

@@ -27,6 +27,7 @@ from orchestrator.domain.records import (
     LogEntry,
     LogLine,
     StepExecutionRecord,
+    StepStatus,
     TriggerRecord,
     WorkflowRecord,
     WorkflowStatus,
@@ -210,8 +211,10 @@ class StepExecutionStore(Protocol):
 
     def get_step_execution(self, step_execution_id: str) -> StepExecutionRecord | None: ...
 
-    def list_step_executions(self, execution_id: str) -> list[StepExecutionRecord]:
-        """Ordered by ``started_at`` (not started first), then step id."""
+    def list_step_executions(self, execution_id: str, *, statuses: Collection[StepStatus] | None = None
+                             ) -> list[StepExecutionRecord]:
+        """Ordered by ``started_at`` (not started first), then step id; only those in ``statuses`` if given
+        (an ended execution's few open steps, without reading its thousands of closed ones)."""
 
 
 class LogStore(Protocol):

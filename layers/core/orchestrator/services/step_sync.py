@@ -31,6 +31,8 @@ _STATUSES = {
 }
 #: a step in one of these has ended; any other status is closed when its execution ends
 FINAL_STEP_STATUSES = frozenset(StepStatus(status) for status in FINAL_RESULT_STATUSES)
+#: pending, running, retrying: what an ended execution must not leave behind
+OPEN_STEP_STATUSES = frozenset(StepStatus) - FINAL_STEP_STATUSES
 
 
 def _time(value: float | None) -> datetime | None:
@@ -104,10 +106,10 @@ def close_unfinished_steps(store: Store, execution_id: str,
     execution = execution or store.get_execution(execution_id)
     if execution is None or not is_terminal(execution.status):
         return []
-    steps = store.list_step_executions(execution_id)
-    unfinished = [step for step in steps if step.status not in FINAL_STEP_STATUSES]
+    unfinished = store.list_step_executions(execution_id, statuses=OPEN_STEP_STATUSES)
     if not unfinished:
         return []
+    steps = store.list_step_executions(execution_id)
     failed = failed_steps_of({step.step_id: step.error for step in steps if step.status is StepStatus.FAILED},
                              execution.error)
     closed: list[StepExecutionRecord] = []

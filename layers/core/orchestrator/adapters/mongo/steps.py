@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, cast
 
 from pymongo import ReturnDocument
@@ -17,7 +17,7 @@ from orchestrator.adapters.store_support.records import (
     numbered_log_entries,
     with_log_counts,
 )
-from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord
+from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord, StepStatus
 from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
 
@@ -81,8 +81,12 @@ class MongoStepsAndLogs:
         document = self._collections.step_executions.find_one({"id": step_execution_id}, NO_MONGO_ID)
         return None if document is None else self._with_log_counts([document])[0]
 
-    def list_step_executions(self, execution_id: str) -> list[StepExecutionRecord]:
-        documents = self._collections.step_executions.find({"execution_id": execution_id}, NO_MONGO_ID).sort(
+    def list_step_executions(self, execution_id: str, *, statuses: Collection[StepStatus] | None = None
+                             ) -> list[StepExecutionRecord]:
+        query: dict[str, Any] = {"execution_id": execution_id}
+        if statuses is not None:
+            query["status"] = {"$in": [status.value for status in statuses]}
+        documents = self._collections.step_executions.find(query, NO_MONGO_ID).sort(
             [("started_at", 1), ("step_id", 1)]
         )
         return self._with_log_counts(list(documents))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from orchestrator.adapters.sqlite.database import Database
 from orchestrator.adapters.sqlite.sql import decode_rows, returning_one
@@ -14,7 +14,7 @@ from orchestrator.adapters.store_support.records import (
     numbered_log_entries,
     with_log_counts,
 )
-from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord
+from orchestrator.domain.records import LogEntry, LogLine, StepExecutionRecord, StepStatus
 from orchestrator.ports.store import DuplicateRecord, RecordNotFound
 
 
@@ -65,11 +65,13 @@ class SqliteStepsAndLogs:
             ).fetchone()
             return _with_log_counts(connection, [row])[0] if row is not None else None
 
-    def list_step_executions(self, execution_id: str) -> list[StepExecutionRecord]:
+    def list_step_executions(self, execution_id: str, *, statuses: Collection[StepStatus] | None = None
+                             ) -> list[StepExecutionRecord]:
+        wanted = "" if statuses is None else f" AND status IN ({', '.join('?' * len(statuses))})"
         with self._db.read() as connection:
             rows = connection.execute(
-                "SELECT * FROM step_executions WHERE execution_id = ? ORDER BY started_at, step_id",
-                (execution_id,),
+                f"SELECT * FROM step_executions WHERE execution_id = ?{wanted} ORDER BY started_at, step_id",
+                (execution_id, *(status.value for status in statuses or ())),
             ).fetchall()
             return _with_log_counts(connection, rows)
 
