@@ -52,6 +52,7 @@ import mongomock
 import yaml
 from moto.events.models import EventPattern
 
+from orchestrator.composition.reset import forget_process_wiring
 from support.moto_lambda import MotoStepFunctions, zip_package
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -134,20 +135,6 @@ class Function:
         return module
 
 
-def forget_process_wiring() -> None:
-    """What a new Lambda container would not have: every cached setting, store, client and port."""
-    from orchestrator.composition import factories, secrets, triggers
-    from orchestrator.composition.config_secrets import forget_config_secrets
-    from orchestrator.composition.store import close_stores
-    from orchestrator.settings import get_settings
-
-    get_settings.cache_clear()
-    for cached in (factories.get_step_runner_ports, factories.get_blobs, factories.get_state_machines,
-                   factories.get_pause_gate_ports, factories.get_execution_service, secrets.get_secret_vault,
-                   secrets.get_secret_resolver, triggers.get_trigger_service):
-        cached.cache_clear()
-    close_stores()
-    forget_config_secrets()  # the MongoDB URI and the admin key, read from their secrets at start-up
 
 
 # -- the deployment -------------------------------------------------------------------------------------------
