@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from stack.stack_tools import load_template
 
 from orchestrator.adapters.aws.event_rules import EventBridgeRules
 from orchestrator.adapters.local.lambdas import LocalLambdas
@@ -74,24 +74,7 @@ def _tasks(states_owner: dict[str, Any]):
 # --- the control plane's cloud wiring: what the adapters read from the environment, and may do -----------
 
 
-class _CloudFormationTags(yaml.SafeLoader):
-    """!Ref, !GetAtt, !Sub ... as their long forms ({"Ref": ...}, {"Fn::GetAtt": [...]}, ...)."""
-
-
-def _long_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CloudFormationTags.add_multi_constructor("!", _long_form)
-DOCUMENT: dict[str, Any] = yaml.load((PROJECT / "template.yaml").read_text(), Loader=_CloudFormationTags)  # noqa: S506
+DOCUMENT: dict[str, Any] = load_template(PROJECT / "template.yaml")
 RESOURCES: dict[str, Any] = DOCUMENT["Resources"]
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 

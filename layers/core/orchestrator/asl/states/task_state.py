@@ -186,18 +186,7 @@ class TaskState(RecoverableState):
     async def _start_execution(self, run: StateRun, data: Any) -> Any:
         timeout, heartbeat = self._durations(run, data)
         parameters = self.flow.effective_input(data, run)
-        scheduled: dict[str, Any] = {
-            "resourceType": "states",
-            "resource": self.kind,
-            "region": self.region,
-            "parameters": to_json(parameters),
-        }
-        if timeout is not None:
-            scheduled["timeoutInSeconds"] = timeout
-        if heartbeat is not None:
-            scheduled["heartbeatInSeconds"] = heartbeat
-        run.emit("TaskScheduled", "taskScheduledEventDetails", scheduled)
-        run.emit("TaskStarted", "taskStartedEventDetails", {"resourceType": "states", "resource": self.kind})
+        self._emit_scheduled(run, "states", parameters, timeout, heartbeat)
         outcome = run.execution.recorded_outcome(run.attempt_key)
         if outcome is None:
             outcome = await self._run_child(run, parameters, timeout)
@@ -213,6 +202,22 @@ class TaskState(RecoverableState):
                  {**details, "output": result_json, "outputDetails": NOT_TRUNCATED})
         run.known = (outcome.result, result_json)
         return outcome.result
+
+    def _emit_scheduled(self, run: StateRun, resource_type: str, parameters: Any, timeout: int | None,
+                        heartbeat: int | None) -> None:
+        """TaskScheduled and TaskStarted of a service integration, as Step Functions writes them."""
+        scheduled: dict[str, Any] = {
+            "resourceType": resource_type,
+            "resource": self.kind,
+            "region": self.region,
+            "parameters": to_json(parameters),
+        }
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = timeout
+        if heartbeat is not None:
+            scheduled["heartbeatInSeconds"] = heartbeat
+        run.emit("TaskScheduled", "taskScheduledEventDetails", scheduled)
+        run.emit("TaskStarted", "taskStartedEventDetails", {"resourceType": resource_type, "resource": self.kind})
 
     async def _run_child(self, run: StateRun, parameters: Any, timeout: int | None) -> Outcome:
         execution = run.execution
@@ -266,18 +271,7 @@ class TaskState(RecoverableState):
         if invocation_type not in ("RequestResponse", "Event"):
             raise runtime_error(f"Unsupported InvocationType '{invocation_type}' (RequestResponse or Event)")
         resource_name = self.kind
-        scheduled: dict[str, Any] = {
-            "resourceType": "lambda",
-            "resource": resource_name,
-            "region": self.region,
-            "parameters": to_json(parameters),
-        }
-        if timeout is not None:
-            scheduled["timeoutInSeconds"] = timeout
-        if heartbeat is not None:
-            scheduled["heartbeatInSeconds"] = heartbeat
-        run.emit("TaskScheduled", "taskScheduledEventDetails", scheduled)
-        run.emit("TaskStarted", "taskStartedEventDetails", {"resourceType": "lambda", "resource": resource_name})
+        self._emit_scheduled(run, "lambda", parameters, timeout, heartbeat)
         event, _ = roundtrip(event_from_payload(parameters.get("Payload")))
         if callback:
             outcome = await self._invoke_and_wait_for_token(run, function_name, event, timeout, heartbeat)
