@@ -39,6 +39,7 @@ from orchestrator.domain.strict_json import UnsafeJson, strict_loads
 from orchestrator.domain.templates import TemplateError, render
 from orchestrator.domain.workflow import WebhookConfig, webhook_path
 from orchestrator.observability import logger
+from orchestrator.ports.webhook_deliveries import WebhookDelivery
 from orchestrator.services.trigger_configs import event_config, webhook_config
 from orchestrator.services.trigger_errors import (
     InvalidEvent,
@@ -183,21 +184,30 @@ class InboundTriggers:
             return None
         # EventBridge delivers at least once (a target's retry policy redelivers after a timeout): the
         # event's id, claimed for as long as redeliveries may come, makes the second delivery start nothing
-        deliveries = self.registry.store.webhook_deliveries
-        key = f"event:{trigger_id}:{envelope['id']}"
-        earlier = deliveries.claim(key, self.clock() + EVENT_REDELIVERY_WINDOW, now=self.clock())
-        if earlier is not None:
-            logger.info("redelivered event ignored", extra={"trigger_id": trigger_id, "event_id": envelope["id"],
-                                                            "execution_id": earlier.execution_id})
-            return None
         try:
-            execution = self.firer.fire(trigger, envelope, reason="event")
+            started = self._fire_once(f"event:{trigger_id}:{envelope['id']}", self.clock() + EVENT_REDELIVERY_WINDOW,
+                                      lambda: self.firer.fire(trigger, envelope, reason="event"))
         except TriggerInactive as inactive:
-            deliveries.release(key)
             logger.info("event trigger skipped", extra={"trigger_id": trigger_id, "why": inactive.message})
             return None
+        if isinstance(started, WebhookDelivery):
+            logger.info("redelivered event ignored", extra={"trigger_id": trigger_id, "event_id": envelope["id"],
+                                                            "execution_id": started.execution_id})
+            return None
+        return started
+
+    def _fire_once(self, key: str, expires_at: datetime, fire: Callable[[], ExecutionRecord]
+                   ) -> ExecutionRecord | WebhookDelivery:
+        """``fire()``, unless a delivery of ``key`` was accepted before: then that earlier delivery. A fire that
+        raises gives the claim up (nothing started), so that the sender's retry can be accepted."""
+        deliveries = self.registry.store.webhook_deliveries
+        earlier = deliveries.claim(key, expires_at, now=self.clock())
+        if earlier is not None:
+            return earlier
+        try:
+            execution = fire()
         except BaseException:
-            deliveries.release(key)  # nothing started: a redelivery may try again
+            deliveries.release(key)
             raise
         deliveries.complete(key, execution.id)
         return execution
@@ -236,23 +246,16 @@ class InboundTriggers:
             payload = webhook_input(body, lowered.get("content-type", ""))
             return self._fire_webhook(armed.trigger, payload, wanted)
         signature, sent_at = self._verify_signature(self._resolve_secret(armed.trigger, config.secret), body, lowered)
-        deliveries = self.registry.store.webhook_deliveries
-        key = delivery_key(armed.trigger.id, signature)
-        earlier = deliveries.claim(key, sent_at + self.signature_tolerance + REPLAY_MEMORY_MARGIN, now=self.clock())
-        if earlier is not None:
+        started = self._fire_once(
+            delivery_key(armed.trigger.id, signature), sent_at + self.signature_tolerance + REPLAY_MEMORY_MARGIN,
+            lambda: self._fire_webhook(armed.trigger, webhook_input(body, lowered.get("content-type", "")), wanted))
+        if isinstance(started, WebhookDelivery):
             logger.warning("replayed webhook delivery refused", extra={"path": wanted, "trigger_id": armed.trigger.id,
-                                                                       "execution_id": earlier.execution_id})
+                                                                       "execution_id": started.execution_id})
             raise WebhookReplayed(
                 f"this signed request to {wanted} was already accepted; a replay starts nothing",
-                {"path": wanted, "execution_id": earlier.execution_id})
-        try:
-            payload = webhook_input(body, lowered.get("content-type", ""))
-            execution = self._fire_webhook(armed.trigger, payload, wanted)
-        except BaseException:
-            deliveries.release(key)  # nothing started: the sender may try again
-            raise
-        deliveries.complete(key, execution.id)
-        return execution
+                {"path": wanted, "execution_id": started.execution_id})
+        return started
 
     def _fire_webhook(self, trigger: TriggerRecord, payload: Any, path: str) -> ExecutionRecord:
         try:
