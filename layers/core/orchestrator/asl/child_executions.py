@@ -77,20 +77,18 @@ class ChildExecutions:
             interpreter.machines.get(request.state_machine_arn))
         if machine is None:
             raise StatesError(DOES_NOT_EXIST, f"State Machine Does Not Exist: '{request.state_machine_arn}'")
-        child_arn = f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{request.name}"
-        records = interpreter.checkpoints.load(child_arn)
-        if records:
-            if not interpreter.is_running(child_arn) and child_arn in interpreter.checkpoints.unfinished():
-                interpreter.resume_one(child_arn, machine)
-            return child_arn, datetime.fromisoformat(records[0]["startTime"])
-        from orchestrator.asl.interpreter import ExecutionInputError
+        from orchestrator.asl.interpreter import ExecutionAlreadyExists, ExecutionInputError
 
         try:
-            interpreter.start(machine, request.input_value, name=request.name)
+            handle = interpreter.start(machine, request.input_value, name=request.name)
         except ExecutionInputError as invalid:
             raise StatesError(INVALID_INPUT, str(invalid)) from None
-        started = interpreter.checkpoints.load(child_arn)
-        return child_arn, datetime.fromisoformat(started[0]["startTime"])
+        except ExecutionAlreadyExists:  # started before this parent was resumed: running, ended or left behind
+            child_arn = machine.execution_arn(request.name)
+            if not interpreter.is_running(child_arn) and child_arn in interpreter.checkpoints.unfinished():
+                interpreter.resume_one(child_arn, machine)
+            return child_arn, datetime.fromisoformat(interpreter.checkpoints.load(child_arn)[0]["startTime"])
+        return handle.execution_arn, handle.start_date
 
     async def wait(self, parent: Execution, child_arn: str) -> ExecutionResult:
         """The child's result; an abort of the parent while it waits aborts the child."""

@@ -80,9 +80,10 @@ class ExecutionResult:
 class ExecutionHandle:
     """A started execution; ``wait()`` blocks for its result."""
 
-    def __init__(self, execution_arn: str, name: str, future: Future[ExecutionResult]) -> None:
+    def __init__(self, execution_arn: str, name: str, future: Future[ExecutionResult], start_date: datetime) -> None:
         self.execution_arn = execution_arn
         self.name = name
+        self.start_date = start_date
         self._future = future
 
     @property
@@ -220,7 +221,7 @@ class Interpreter:
         if exceeds_payload_quota(input_json):
             raise ExecutionInputError("execution input exceeds the maximum size of 262144 bytes")
         execution_name = name or str(uuid.uuid4())
-        execution_arn = f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{execution_name}"
+        execution_arn = machine.execution_arn(execution_name)
         with self._lock:
             if execution_arn in self._running or (name is not None and self.checkpoints.load(execution_arn)):
                 raise ExecutionAlreadyExists(f"an execution named {execution_name!r} already exists")
@@ -241,7 +242,7 @@ class Interpreter:
         writer.flush()  # a started execution is durable: a restart resumes it even before its first state
         execution = self._execution(machine, execution_arn, execution_name, input_json, start_time, writer, listener)
         future = loop_thread.submit(self._drive(execution))
-        return ExecutionHandle(execution_arn, execution_name, future)
+        return ExecutionHandle(execution_arn, execution_name, future, start_time)
 
     def resume_unfinished(
         self, machines_by_arn: Mapping[str, StateMachine], listener: Listener | None = None
@@ -287,17 +288,11 @@ class Interpreter:
                 return None
             self._running[execution_arn] = _Running()
         writer = CheckpointWriter(self.checkpoints, execution_arn)
+        start_time = datetime.fromisoformat(start["startTime"])
         execution = self._execution(
-            machine,
-            execution_arn,
-            start["name"],
-            start["input"],
-            datetime.fromisoformat(start["startTime"]),
-            writer,
-            listener,
-            replay,
+            machine, execution_arn, start["name"], start["input"], start_time, writer, listener, replay
         )
-        return ExecutionHandle(execution_arn, start["name"], loop_thread.submit(self._drive(execution)))
+        return ExecutionHandle(execution_arn, start["name"], loop_thread.submit(self._drive(execution)), start_time)
 
     # -- what child executions need (asl/child_executions.py) ------------------------------------------------------
 

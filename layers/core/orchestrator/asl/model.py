@@ -25,3 +25,7 @@ class StateMachine:
     graph: StateGraph
     query_language: str
     timeout_seconds: int | None
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN Step Functions gives this machine's execution named ``name``."""
+        return f"arn:aws:states:{self.region}:{self.account}:execution:{self.name}:{name}"

@@ -119,12 +119,12 @@ class LocalEngine:
     def resume(self, execution_id: str, *, on_step: StepListener | None = None) -> WorkflowRun:
         """Continue a run that a killed process left unfinished; succeeded steps are not run again (their
         outcomes replay from the checkpoints). A run that had ended is returned as it ended."""
-        execution_arn = self.execution_arn(execution_id)
-        records = self.checkpoints.load(execution_arn)
-        if not records:
-            raise UnknownRun(f"no run '{execution_id}' in this home (runs are kept in {self.location})")
+        execution_arn = self.machine.execution_arn(execution_id)
         if execution_arn not in self.checkpoints.unfinished():
-            return self.collect(execution_id, self.interpreter.ended(execution_arn))
+            ended = self.interpreter.ended(execution_arn)
+            if ended is None:
+                raise UnknownRun(f"no run '{execution_id}' in this home (runs are kept in {self.location})")
+            return self.collect(execution_id, ended)
         if on_step is not None:
             self._listeners[execution_id] = on_step
         try:
@@ -145,10 +145,6 @@ class LocalEngine:
     def definition_of(self, execution_id: str) -> WorkflowDefinition:
         assert self.ports.prepared is not None
         return self.ports.prepared.get(execution_id).definition
-
-    def execution_arn(self, execution_id: str) -> str:
-        machine = self.machine
-        return f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{execution_id}"
 
     def collect(self, execution_id: str, result: Any) -> WorkflowRun:
         records = StepRecords(self.ports.results, self.ports.blobs, execution_id, self.ports.inline_limit)

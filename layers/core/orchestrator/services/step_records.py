@@ -34,12 +34,6 @@ class StepRecords:
     inline_limit: int = 200 * 1024
     observer: StepObserver | None = None
 
-    def context(self) -> dict[str, Any]:
-        record = self.results.get(self.execution_id, EXECUTION_CONTEXT_KEY)
-        if record is None:
-            raise LookupError(f"execution '{self.execution_id}' has no stored context; was it prepared?")
-        return record
-
     def get(self, step_key: str) -> dict[str, Any] | None:
         record = self.results.get(self.execution_id, step_key)
         if record is not None and "output_ref" in record:

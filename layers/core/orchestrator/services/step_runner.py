@@ -81,8 +81,6 @@ class StepRunnerPorts:
             self.prepared = PreparedExecutions(self.results)
 
 
-
-
 def run_step(request: StepRunRequest, ports: StepRunnerPorts) -> StepOutcome:
     outcome = _run_step(request, ports)
     # one metric per outcome: StepSucceeded, StepFailed, StepRetry, StepSkipped

@@ -3,8 +3,8 @@
 A plan travels by reference as soon as it is big: one Standard execution holds at most 25,000 history
 events (a step costs about 11, a retry about 8 more) and 256 KiB of input. Up to ``STEPS_PER_EXECUTION``
 steps, the plan's groups are the execution's input. Above it, the input only names the plan's *parts*
-(``{"index": k, "steps_per_execution": n}``); the state machine runs each part as a child execution of itself, one after another,
-after the PlanReader function has loaded that part's groups from the store (``plan_part``). A part is a
+(``{"index": k, "steps_per_execution": n}``); the state machine runs each part as a child execution of
+itself, one after another, after the PlanReader function has read that part's groups (``plan_parts``). A part is a
 run of whole groups, and a group bigger than a part is cut into consecutive slices: the slices of one
 group run one after another, which keeps every dependency (a group only depends on groups before it).
 """
@@ -28,7 +28,8 @@ STEPS_PER_EXECUTION = 500
 #: a part's child execution is named ``<execution id><PART_MARK><index>`` (never a valid execution id)
 PART_MARK = "-part-"
 
-PlanGroup = list[dict[str, Any]]
+#: a part of the plan: its groups, each ``{"index": i, "steps": [{"id", "task_timeout_seconds"}, ...]}``
+PlanPart = list[dict[str, Any]]
 
 
 def task_timeout_seconds(step: Any) -> int:
@@ -47,12 +48,13 @@ def build_plan(definition: WorkflowDefinition, execution_id: str,
     }
     if len(parts) == 1:
         return {**head, "groups": parts[0]}
-    return {**head, "parts": [{"index": index, "steps_per_execution": steps_per_execution} for index in range(len(parts))]}
+    return {**head, "parts": [{"index": index, "steps_per_execution": steps_per_execution}
+                              for index in range(len(parts))]}
 
 
-def plan_parts(definition: WorkflowDefinition, steps_per_execution: int = STEPS_PER_EXECUTION) -> list[list[dict[str, Any]]]:
+def plan_parts(definition: WorkflowDefinition, steps_per_execution: int = STEPS_PER_EXECUTION) -> list[PlanPart]:
     """The plan's groups cut into parts of at most ``steps_per_execution`` steps (see the module's doc)."""
-    parts: list[list[dict[str, Any]]] = [[]]
+    parts: list[PlanPart] = [[]]
     room = steps_per_execution
     index = 0
     for group in plan(definition):

@@ -56,7 +56,7 @@ class LocalStateMachines:
         try:
             handle = self.interpreter.start(machine, input, name=name)
         except ExecutionAlreadyExists:
-            arn = self._arn(machine, name)
+            arn = machine.execution_arn(name)
             started = next(iter(self.interpreter.checkpoints.load(arn)), {})
             if started and json.loads(started.get("input", "null")) != input:
                 raise ExecutionNameConflict(name, arn) from None
@@ -119,10 +119,6 @@ class LocalStateMachines:
         output = json.loads(last["output"]) if last.get("output") else None
         return ExecutionDescription(execution_arn, name, machine, last["status"], None, output, last.get("error"),
                                     last.get("cause"), start_date, datetime.fromisoformat(last["stopDate"]))
-
-    @staticmethod
-    def _arn(machine: StateMachine, name: str) -> str:
-        return f"arn:aws:states:{machine.region}:{machine.account}:execution:{machine.name}:{name}"
 
     def _watch(self, handle: ExecutionHandle) -> None:
         with self._lock:
